@@ -1,0 +1,43 @@
+"""qviz: see what quantization does to tensors and to a model's layers.
+
+The compute package: numpy, pandas and torch only (never streamlit). The flow::
+
+    QuantSpec ─► choose_qparams(min, max) ─► QParams ─► quantize / dequantize / fake_quantize
+                                                         └─► error_metrics(x, x_hat, qparams)
+
+Example
+-------
+>>> import qviz
+>>> x = qviz.sample("gaussian")
+>>> spec = qviz.QuantSpec(bits=8, symmetric=True)
+>>> qp = qviz.choose_qparams(x.min(), x.max(), spec)
+>>> m = qviz.error_metrics(x, qviz.fake_quantize(x, qp), qp)
+>>> 30 < m.sqnr_db < 45
+True
+"""
+
+from .affine import QParams, choose_qparams, dequantize, fake_quantize, quantize
+from .blocks import block_min_max, block_size, grid_shape
+from .metrics import Metrics, error_metrics
+from .samples import SAMPLES, sample, sample_names
+from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+
+__all__ = [
+    "QuantSpec",
+    "PerTensor",
+    "PerChannel",
+    "PerGroup",
+    "QParams",
+    "choose_qparams",
+    "quantize",
+    "dequantize",
+    "fake_quantize",
+    "error_metrics",
+    "Metrics",
+    "block_min_max",
+    "block_size",
+    "grid_shape",
+    "sample",
+    "sample_names",
+    "SAMPLES",
+]
