@@ -1,0 +1,107 @@
+"""Playground: one tensor, the quantizer from the sidebar, and what it does to the values."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import qviz
+from qviz.binning import histogram
+from qviz.occupancy import code_counts, reachable_codes
+from qviz.plots import codes_figure, display_range, histogram_figure
+from ui import data
+from ui.spec_widgets import spec_controls
+
+QUERY = "query-params"
+N_VALUES = 1 << 16
+
+EXAMPLES = {
+    "ex_skew": ("[40, 1000] → uint8", dict(sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
+    "ex_offset": ("[2000, 4000] → int8", dict(sample="layernorm_2000_4000", signed=True, mode="symmetric", bits=8, narrow=False)),
+}
+
+
+def _apply(values: dict) -> None:
+    for k, v in values.items():
+        st.session_state[k] = v
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, bins: int):
+    """Everything the page draws, computed once per (tensor content, spec)."""
+    lo, hi = qviz.block_min_max(_x, spec.granularity)
+    qp = qviz.choose_qparams(lo, hi, spec)
+    x_hat = qviz.fake_quantize(_x, qp)
+    metrics = qviz.error_metrics(_x, x_hat, qp)
+    lo, hi = lo.item(), hi.item()
+    span = display_range(lo, hi, qp)
+    return dict(
+        qparams=qp,
+        metrics=metrics,
+        data_range=(lo, hi),
+        hist=histogram(_x, bins=bins, range=span),
+        counts=code_counts(_x, qp),
+        reachable=reachable_codes(_x, qp),
+    )
+
+
+spec = spec_controls()
+st.title("Playground")
+st.caption("Pick a distribution and a quantizer (sidebar): see where the levels fall, what gets clipped, and what it costs.")
+
+names = qviz.sample_names()
+left, right = st.columns([3, 2])
+with left:
+    name = st.selectbox(
+        "Tensor", names, index=0, key="sample", bind=QUERY,
+        format_func=lambda n: qviz.SAMPLES[n].title,
+    )
+    st.caption(qviz.SAMPLES[name].description + f" {N_VALUES:,} values, fixed seed.")
+with right:
+    st.write("Article 003 examples")
+    for key, (label, values) in EXAMPLES.items():
+        st.button(label, key=key, on_click=_apply, args=(values,))
+
+if spec is None:
+    st.info("Fix the quantizer settings in the sidebar to see the result.")
+    st.stop()
+
+x = data.sample(name, N_VALUES)
+view = _view(data.digest(x), x, spec, 240)
+qp, m = view["qparams"], view["metrics"]
+
+reference = 6.02 * spec.bits + 1.76
+c = st.columns(5)
+c[0].metric("SQNR", f"{m.sqnr_db:.2f} dB", f"{m.sqnr_db - reference:+.1f} dB vs 6.02·b+1.76", delta_color="off",
+            help="10·log10(Σx² / Σ(x−x̂)²). The reference 6.02·bits + 1.76 dB holds for a full-scale sine with no clipping.")
+c[1].metric("scale Δ", f"{qp.scale.item():.5g}")
+c[2].metric("zero point z", f"{qp.zero_point.item()}")
+c[3].metric("qmin", f"{spec.qmin}")
+c[4].metric("qmax", f"{spec.qmax}")
+c = st.columns(5)
+c[0].metric("codes used", f"{m.code_usage:.1%}", help="Share of the integer codes at least one value maps to.")
+c[1].metric("range wasted", f"{m.wasted_range:.2%}", help="Share of the integer range that no value between the tensor's min and max can reach.")
+c[2].metric("clipping share", f"{(m.clip_mse / m.mse if m.mse else 0):.1%}", help="Share of the MSE from values beyond the clamp.")
+c[3].metric("RMSE / Δ", f"{m.rmse_over_scale:.3f}", help="≈ 0.29 (1/√12) is pure rounding noise; larger means clipping.")
+c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
+
+log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
+st.plotly_chart(
+    histogram_figure(view["hist"], qp, data_range=view["data_range"], log_y=log_y, title=f"{qviz.SAMPLES[name].title} under {spec.describe()}"),
+    key="hist_chart", width="stretch",
+)
+st.caption(
+    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: where the clamp starts. "
+    "Orange: grid the data never reaches — codes wasted because the range was widened to hold 0 or made symmetric."
+)
+
+st.plotly_chart(codes_figure(view["counts"], spec.qmin, view["reachable"], title="Code occupancy"), key="codes_chart", width="stretch")
+st.caption("How many values land on each integer code; orange codes are ones no value of this tensor's range can reach.")
+
+o = r"+ \tfrac{1}{2}" if spec.quantizer == "midrise" else ""
+minus_o = r"- \tfrac{1}{2}" if o else ""
+st.subheader("The formulas, with these numbers")
+st.latex(
+    rf"q = \mathrm{{clamp}}\big(\mathrm{{round}}(x / {qp.scale.item():.5g} {minus_o}) + ({qp.zero_point.item()}),\ {spec.qmin},\ {spec.qmax}\big)"
+    rf"\qquad \hat x = (q - ({qp.zero_point.item()}) {o})\cdot {qp.scale.item():.5g}"
+)

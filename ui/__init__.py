@@ -1,0 +1,1 @@
+"""Streamlit-only helpers shared by the pages (qviz itself never imports streamlit)."""
