@@ -6,9 +6,9 @@ import numpy as np
 import streamlit as st
 
 import qviz
-from qviz.binning import histogram
+from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
-from qviz.plots import codes_figure, display_range, histogram_figure
+from qviz.plots import codes_figure, display_range, error_figure, histogram_figure, transfer_figure
 from ui import data
 from ui.spec_widgets import spec_controls
 
@@ -39,7 +39,9 @@ def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, bins: int):
         qparams=qp,
         metrics=metrics,
         data_range=(lo, hi),
+        span=span,
         hist=histogram(_x, bins=bins, range=span),
+        errors=error_histogram(_x, x_hat, qp, bins=120),
         counts=code_counts(_x, qp),
         reachable=reachable_codes(_x, qp),
     )
@@ -94,6 +96,14 @@ st.caption(
     "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: where the clamp starts. "
     "Orange: grid the data never reaches — codes wasted because the range was widened to hold 0 or made symmetric."
 )
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(transfer_figure(qp, *view["span"], title="Transfer function x → x̂"), key="transfer_chart", width="stretch")
+    st.caption("The staircase maps every input to its output level; each riser is a decision threshold. Dotted: the identity. Red: where the clamp starts.")
+with right:
+    st.plotly_chart(error_figure(view["errors"], qp.scale.item(), log_y=log_y, title="Error x̂ − x"), key="error_chart", width="stretch")
+    st.caption("Rounding errors (blue) stay within ±Δ/2 (dotted lines); clipping errors (red) are the values beyond the clamp, and can be far larger.")
 
 st.plotly_chart(codes_figure(view["counts"], spec.qmin, view["reachable"], title="Code occupancy"), key="codes_chart", width="stretch")
 st.caption("How many values land on each integer code; orange codes are ones no value of this tensor's range can reach.")

@@ -76,3 +76,51 @@ def histogram(x, bins: int = 200, range: tuple[float, float] | None = None) -> H
     keep = (idx >= 0) & (idx < bins)
     counts = np.bincount(idx[keep] if not keep.all() else idx, minlength=bins)[:bins]
     return Histogram(edges=edges, counts=counts.astype(np.int64), nonfinite=nonfinite)
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorHistogram:
+    """Histogram of ``e = x̂ - x`` split by cause: values inside the clip range (rounding) and beyond it (clipping)."""
+
+    edges: np.ndarray
+    rounding: np.ndarray
+    clipping: np.ndarray
+
+    @property
+    def centers(self) -> np.ndarray:
+        return (self.edges[:-1] + self.edges[1:]) / 2
+
+
+def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
+    """Bin the error ``x̂ - x`` of the finite values, rounding and clipping apart.
+
+    A value is clipped when the clamp changed its code (as in :func:`qviz.error_metrics`).
+    The bins span the whole error range, so clipping errors far out stay visible.
+
+    Example
+    -------
+    >>> import numpy as np, qviz
+    >>> x = np.array([-3.0, -0.4, 0.1, 0.5], dtype=np.float32)
+    >>> qp = qviz.choose_qparams(-1, 1, qviz.QuantSpec(bits=4))
+    >>> h = error_histogram(x, qviz.fake_quantize(x, qp), qp, bins=4)
+    >>> int(h.rounding.sum()), int(h.clipping.sum())
+    (3, 1)
+    """
+    from .affine import rounded
+
+    x32, _ = as_float32(x)
+    xh32, _ = as_float32(x_hat)
+    spec = qparams.spec
+    t = rounded(x32, qparams).reshape(x32.shape)
+    clipped = (t < spec.qmin) | (t > spec.qmax)
+    finite = np.isfinite(x32) & np.isfinite(xh32)
+    e = (xh32.astype(np.float64) - x32)[finite]
+    clipped = clipped[finite]
+    h = histogram(e, bins=bins)
+    lo, hi = float(h.edges[0]), float(h.edges[-1])
+    idx = np.clip(np.floor((e - lo) * (bins / (hi - lo))).astype(np.int64), 0, bins - 1)
+    return ErrorHistogram(
+        edges=h.edges,
+        rounding=np.bincount(idx[~clipped], minlength=bins),
+        clipping=np.bincount(idx[clipped], minlength=bins),
+    )

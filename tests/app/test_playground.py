@@ -18,7 +18,7 @@ def level_trace(fig: dict) -> dict:
 
 def test_default_render_shows_histogram_levels_and_sqnr(app):
     figs = figures(app)
-    assert len(figs) == 2
+    assert len(figs) == 4
     hist = figs[0]
     assert hist["data"][0]["type"] == "bar"
     # int8 symmetric: 256 levels drawn as one trace of vertical segments (3 points each)

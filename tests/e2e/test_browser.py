@@ -14,7 +14,7 @@ def _metric(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
-def _wait_charts(page, n: int = 2) -> None:
+def _wait_charts(page, n: int = 4) -> None:
     page.wait_for_function(
         f"document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= {n}", timeout=60_000
     )
