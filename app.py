@@ -13,5 +13,7 @@ st.set_page_config(page_title="qviz — see what quantization does", page_icon="
 
 pages = [
     st.Page("pages/playground.py", title="Playground", icon="🎛️", default=True, url_path="playground"),
+    st.Page("pages/inspector.py", title="Tensor inspector", icon="🔎", url_path="inspector"),
+    st.Page("pages/calibrators.py", title="Calibrators", icon="🎯", url_path="calibrators"),
 ]
 st.navigation(pages).run()

@@ -7,9 +7,22 @@ import streamlit as st
 import qviz
 
 QUERY = "query-params"
+GRANULARITIES = {"tensor": "per-tensor", "channel": "per-channel", "group": "per-group"}
+GROUP_SIZES = [8, 16, 32, 64, 128, 256]
 
 
-def spec_controls() -> qviz.QuantSpec | None:
+def _granularity(sb) -> qviz.PerTensor | qviz.PerChannel | qviz.PerGroup:
+    g = sb.segmented_control("Granularity", list(GRANULARITIES), format_func=GRANULARITIES.get, default="tensor",
+                             key="gran", bind=QUERY, help="Which values share one scale and zero point.") or "tensor"
+    if g == "channel":
+        return qviz.PerChannel(axis=int(sb.number_input("Channel axis", -4, 3, 0, key="axis", bind=QUERY)))
+    if g == "group":
+        size = sb.selectbox("Group size", GROUP_SIZES, index=GROUP_SIZES.index(32), key="group", bind=QUERY)
+        return qviz.PerGroup(group_size=int(size), axis=int(sb.number_input("Group axis", -4, 3, -1, key="gaxis", bind=QUERY)))
+    return qviz.PerTensor()
+
+
+def spec_controls(granularity: bool = False) -> qviz.QuantSpec | None:
     """Sidebar widgets → a :class:`qviz.QuantSpec`; on an invalid combination, a one-line error and ``None``."""
     sb = st.sidebar
     sb.header("Quantizer")
@@ -28,11 +41,30 @@ def spec_controls() -> qviz.QuantSpec | None:
         "Rounding", ["nearest", "stochastic"], default="nearest", key="rounding", bind=QUERY,
         help="Nearest (ties to even, as torch) or stochastic (unbiased on average).",
     ) or "nearest"
+    gran = _granularity(sb) if granularity else qviz.PerTensor()
     try:
         return qviz.QuantSpec(
             bits=int(bits), signed=bool(signed), symmetric=mode == "symmetric", narrow_range=bool(narrow),
-            quantizer=quantizer, rounding=rounding,
+            quantizer=quantizer, rounding=rounding, granularity=gran,
         )
     except ValueError as e:
         sb.error(str(e))
         return None
+
+
+CALIBRATOR_TITLES = {
+    "minmax": "min-max", "moving_average": "moving-average min-max", "percentile": "percentile",
+    "entropy": "entropy (KL, TensorRT)", "mse": "MSE search", "aciq": "ACIQ (analytic)",
+}
+
+
+def calibrator_control(container=None) -> tuple[str, dict]:
+    """Calibrator choice (and its percentile option) → (method, options)."""
+    c = container or st.sidebar
+    names = qviz.calibrator_names()
+    method = c.selectbox("Calibrator", names, key="calib", bind=QUERY, format_func=lambda n: CALIBRATOR_TITLES.get(n, n),
+                         help="How the clipping range is chosen from the data.")
+    options = {}
+    if method == "percentile":
+        options["percentile"] = float(c.select_slider("Percentile", [99.0, 99.9, 99.99, 99.999, 100.0], value=99.99, key="pct", bind=QUERY))
+    return method, options

@@ -1,6 +1,13 @@
 """Figure builders: pure functions, binned data in, ``plotly.graph_objects.Figure`` out."""
 
+from .calibration import curve_figure, thresholds_figure
+from .channels import channel_range_figure, outlier_channels
 from .distribution import codes_figure, display_range, histogram_figure
 from .quantizer import error_figure, staircase, transfer_figure
 
-__all__ = ["histogram_figure", "codes_figure", "display_range", "transfer_figure", "staircase", "error_figure"]
+__all__ = [
+    "thresholds_figure",
+    "curve_figure",
+    "channel_range_figure",
+    "outlier_channels",
+    "histogram_figure", "codes_figure", "display_range", "transfer_figure", "staircase", "error_figure"]

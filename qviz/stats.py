@@ -1,0 +1,71 @@
+"""Plain statistics of a tensor: what the inspector's table and the per-layer analysis show.
+
+Over the finite values (NaN/±Inf counted in ``nonfinite``), in float64::
+
+    kurtosis             = E[(x - μ)⁴] / σ⁴ - 3        (excess: 0 for a Gaussian, 3 for Laplace)
+    channel_range_ratio  = max_c (max_c - min_c) / min_c (max_c - min_c)   over channels on ``axis``
+
+Example
+-------
+>>> import numpy as np
+>>> s = tensor_stats(np.array([[1.0, 2.0], [3.0, 10.0]], dtype=np.float32))
+>>> s["min"], s["max"], s["channel_range_ratio"]
+(1.0, 10.0, 7.0)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arrays import as_float32
+from .blocks import block_min_max
+from .spec import PerChannel
+
+
+def channel_ranges(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (min, max) of the finite values along ``axis`` (1-D arrays, one entry per channel)."""
+    x32, _ = as_float32(x)
+    lo, hi = block_min_max(x32, PerChannel(axis))
+    return lo.ravel(), hi.ravel()
+
+
+def range_ratio(lo: np.ndarray, hi: np.ndarray) -> float:
+    """Largest over smallest per-channel range; inf when some channel is constant and another is not."""
+    r = (hi.astype(np.float64) - lo.astype(np.float64))
+    if r.size == 0:
+        return math.nan
+    big, small = float(r.max()), float(r.min())
+    if big == 0:
+        return 1.0
+    return math.inf if small == 0 else big / small
+
+
+def tensor_stats(x, axis: int = 0) -> dict:
+    """numel, min, max, mean, std, kurtosis, nonfinite and channel_range_ratio of ``x``.
+
+    ``channel_range_ratio`` is over channels on ``axis`` (NaN for 0-d and 1-channel tensors).
+    """
+    x32, _ = as_float32(x)
+    n_all = int(x32.size)
+    nan = math.nan
+    out = dict(numel=n_all, min=nan, max=nan, mean=nan, std=nan, kurtosis=nan, nonfinite=0, channel_range_ratio=nan)
+    if n_all == 0:
+        return out
+    finite = np.isfinite(x32)
+    vals = x32[finite] if not finite.all() else x32.ravel()
+    out["nonfinite"] = n_all - int(vals.size)
+    if vals.size == 0:
+        return out
+    v = vals.astype(np.float64)
+    mean = float(v.mean())
+    d = v - mean
+    var = float(np.dot(d, d) / v.size)
+    out.update(min=float(v.min()), max=float(v.max()), mean=mean, std=math.sqrt(var))
+    if var > 0:
+        d2 = d * d
+        out["kurtosis"] = float(np.dot(d2, d2) / v.size / (var * var) - 3.0)
+    if x32.ndim >= 1 and x32.shape[axis % x32.ndim] > 1:
+        out["channel_range_ratio"] = range_ratio(*channel_ranges(x32, axis))
+    return out

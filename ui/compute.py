@@ -1,0 +1,57 @@
+"""Cached qviz calls shared by the pages, keyed by the tensor's content digest.
+
+Session-scoped: a result computed from one user's upload is never served to another,
+and each session keeps a bounded number of entries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import qviz
+from qviz.binning import error_histogram, histogram
+from qviz.plots import display_range
+from qviz.stats import channel_ranges, tensor_stats
+
+BINS = 240
+
+
+def _widest_block(cal) -> int:
+    return int(np.argmax(np.ravel(cal.clip_max) - np.ravel(cal.clip_min)))
+
+
+@st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")
+def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None = None) -> dict:
+    """Calibration, error metrics, histograms and per-channel ranges of one tensor under one spec."""
+    cal = qviz.calibrate(_x, spec, method, **dict(options))
+    x_hat = qviz.fake_quantize(_x, cal.qparams)
+    metrics = qviz.error_metrics(_x, x_hat, cal.qparams)
+    stats = tensor_stats(_x, axis=getattr(spec.granularity, "axis", 0) if _x.ndim else 0)
+    n_blocks = int(cal.qparams.scale.size)
+    block = _widest_block(cal) if block is None else min(max(int(block), 0), n_blocks - 1)
+    lo, hi = stats["min"], stats["max"]
+    if not np.isfinite(lo):
+        lo, hi = 0.0, 0.0
+    span = display_range(lo, hi, cal.qparams, block)
+    out = dict(
+        calibration=cal, metrics=metrics, stats=stats, block=block, n_blocks=n_blocks, span=span,
+        hist=histogram(_x, bins=BINS, range=span), errors=error_histogram(_x, x_hat, cal.qparams, bins=120),
+        channels=None,
+    )
+    if _x.ndim >= 1 and _x.size:
+        axis = getattr(spec.granularity, "axis", 0)
+        if -_x.ndim <= axis < _x.ndim and _x.shape[axis] > 1:
+            out["channels"] = (axis, *channel_ranges(_x, axis))
+    return out
+
+
+@st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")
+def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, percentile: float) -> dict:
+    """Every calibrator on one tensor: calibrations and their error metrics."""
+    results = {}
+    for method in qviz.calibrator_names():
+        options = {"percentile": percentile} if method == "percentile" else {}
+        cal = qviz.calibrate(_x, spec, method, **options)
+        results[method] = (cal, qviz.error_metrics(_x, qviz.fake_quantize(_x, cal.qparams), cal.qparams))
+    return results

@@ -1,0 +1,102 @@
+"""Pick a tensor: a teaching sample, a built-in model's weight, or an uploaded file.
+
+Built-ins are the same for everyone, so they are cached globally; an upload stays in
+its own session (session-scoped cache, one upload kept per session) and is never
+served to another user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+import qviz
+from ui import data
+
+QUERY = "query-params"
+UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
+MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
+MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
+
+
+@dataclass(frozen=True)
+class Picked:
+    label: str
+    x: np.ndarray
+    key: str  # content digest of x
+    info: object  # qviz.TensorInfo
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _builtin(name: str):
+    return qviz.open_source(name)
+
+
+@st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)
+def _builtin_tensor(source: str, tensor: str) -> np.ndarray:
+    x = _builtin(source).load(tensor)
+    x.setflags(write=False)
+    return x
+
+
+@st.cache_resource(show_spinner=False, max_entries=64, scope="session")
+def _upload_source(digest: str, _data: bytes, filename: str):
+    return qviz.open_source(_data, name=filename, max_numel=MAX_UPLOAD_NUMEL)
+
+
+@st.cache_resource(show_spinner="Loading the tensor…", max_entries=4, scope="session")
+def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
+    x = _source.load(tensor)
+    x.setflags(write=False)
+    return x
+
+
+def _tensor_select(source, label_prefix: str) -> str | None:
+    names = source.names()
+    if not names:
+        st.error(f"{label_prefix}: holds no tensors.")
+        return None
+    if st.session_state.get("tensor") not in names:
+        st.session_state.pop("tensor", None)
+    return st.selectbox(
+        "Tensor", names, key="tensor", bind=QUERY,
+        format_func=lambda n: f"{n}  {tuple(source.info(n).shape)}",
+    )
+
+
+def pick_tensor(default_source: str = "sample") -> Picked | None:
+    """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
+    kinds = {"sample": "Sample", "model": "Built-in model", "upload": "Upload"}
+    kind = st.segmented_control("Source", list(kinds), format_func=kinds.get, default=default_source, key="src", bind=QUERY) or default_source
+    try:
+        if kind == "sample":
+            name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
+            source = _builtin("samples")
+            x = data.sample(name, source.info(name).shape[0])
+            return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
+        if kind == "model":
+            model = st.selectbox("Model", list(MODELS), key="model", bind=QUERY, format_func=MODELS.get)
+            source = _builtin(model)
+            tensor = _tensor_select(source, model)
+            if tensor is None:
+                return None
+            x = _builtin_tensor(model, tensor)
+            return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor))
+        up = st.file_uploader("Checkpoint or tensor file", type=UPLOAD_TYPES, key="upload",
+                              help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
+        if up is None:
+            st.info("Upload a file to inspect its tensors.")
+            return None
+        raw = up.getvalue()
+        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
+        source = _upload_source(digest, raw, up.name)
+        tensor = _tensor_select(source, up.name)
+        if tensor is None:
+            return None
+        x = _upload_tensor(digest, source, tensor)
+        return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor))
+    except qviz.SourceError as e:
+        st.error(str(e))
+        return None
