@@ -15,5 +15,6 @@ pages = [
     st.Page("pages/playground.py", title="Playground", icon="🎛️", default=True, url_path="playground"),
     st.Page("pages/inspector.py", title="Tensor inspector", icon="🔎", url_path="inspector"),
     st.Page("pages/calibrators.py", title="Calibrators", icon="🎯", url_path="calibrators"),
+    st.Page("pages/layers.py", title="Model layers", icon="🧱", url_path="layers"),
 ]
 st.navigation(pages).run()

@@ -14,6 +14,7 @@ import streamlit as st
 
 import qviz
 from ui import data
+from ui.spec_widgets import initial
 
 QUERY = "query-params"
 UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
@@ -69,7 +70,7 @@ def _tensor_select(source, label_prefix: str) -> str | None:
 def pick_tensor(default_source: str = "sample") -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
     kinds = {"sample": "Sample", "model": "Built-in model", "upload": "Upload"}
-    kind = st.segmented_control("Source", list(kinds), format_func=kinds.get, default=default_source, key="src", bind=QUERY) or default_source
+    kind = st.segmented_control("Source", list(kinds), format_func=kinds.get, key="src", **initial("src", default=default_source), bind=QUERY) or default_source
     try:
         if kind == "sample":
             name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)

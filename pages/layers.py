@@ -1,0 +1,101 @@
+"""Model layers: every layer's range and quantization error, two specs side by side, worst layers first."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import streamlit as st
+
+import qviz
+from qviz.plots import layer_bars_figure, worst_layers
+from ui import data, layers
+from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
+from ui.tensor_picker import MODELS, UPLOAD_TYPES, _upload_source
+
+QUERY = "query-params"
+SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
+         "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
+
+spec = spec_controls(granularity=True)
+method, options = calibrator_control()
+st.title("Model layers")
+st.caption("Quantize every layer of a model with the sidebar's quantizer, and with a second one beside it: which layers lose the most?")
+if spec is None:
+    st.stop()
+
+c = st.columns([2, 2, 2, 1])
+src = c[0].segmented_control("Model", ["builtin", "upload"], format_func={"builtin": "Built-in", "upload": "Upload a checkpoint"}.get,
+                             default="builtin", key="lsrc", bind=QUERY) or "builtin"
+gran_b = c[1].segmented_control("Compare with granularity", list(GRANULARITIES), format_func=GRANULARITIES.get, default="channel",
+                                key="gran_b", bind=QUERY) or "channel"
+bits_b = c[2].slider("… and bits", 1, 16, spec.bits, key="bits_b", bind=QUERY)
+granularity_b = {"tensor": qviz.PerTensor(), "channel": qviz.PerChannel(0), "group": qviz.PerGroup(32)}[gran_b]
+spec_b = dataclasses.replace(spec, granularity=granularity_b, bits=int(bits_b))
+name_a, name_b = spec.describe(), spec_b.describe()
+
+try:
+    if src == "builtin":
+        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, format_func=MODELS.get)
+        acts = st.toggle("Include activations (runs the model on its calibration data)", True, key="acts", bind=QUERY)
+        df_a = layers.builtin(model, spec, method, acts)
+        df_b = layers.builtin(model, spec_b, method, acts)
+        label = model
+    else:
+        up = st.file_uploader("Checkpoint", type=UPLOAD_TYPES, key="lupload")
+        if up is None:
+            st.info("Upload a checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz) to scan its layers.")
+            st.stop()
+        raw = up.getvalue()
+        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
+        source = _upload_source(digest, raw, up.name)
+        df_a = layers.uploaded(digest, source, spec, method, up.name)
+        df_b = layers.uploaded(digest, source, spec_b, method, up.name)
+        model, label = None, up.name
+except (qviz.SourceError, ValueError) as e:
+    st.error(str(e))
+    st.stop()
+
+quantized = df_a[np.isfinite(df_a["sqnr_db"].astype(float))]
+c = st.columns(4)
+c[0].metric("layers", f"{len(df_a)}", help="Weight tensors, plus Linear/Conv inputs for built-in models.")
+c[1].metric(f"median SQNR · {spec.granularity.describe()}", f"{quantized['sqnr_db'].median():.2f} dB" if len(quantized) else "—")
+q_b = df_b[np.isfinite(df_b["sqnr_db"].astype(float))]
+c[2].metric(f"median SQNR · {spec_b.granularity.describe()}, {spec_b.bits} bits", f"{q_b['sqnr_db'].median():.2f} dB" if len(q_b) else "—")
+worst = worst_layers(df_a, "sqnr_db", 1)
+c[3].metric("worst layer", worst["name"].iloc[0] if len(worst) else "—", f"{worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) else None, delta_color="off")
+
+metric = st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
+                              default="sqnr_db", key="lmetric", bind=QUERY) or "sqnr_db"
+for kind in ("weight", "activation"):
+    part_a, part_b = df_a[df_a["kind"] == kind], df_b[df_b["kind"] == kind]
+    if part_a.empty:
+        continue
+    st.plotly_chart(
+        layer_bars_figure(part_a, metric, other=part_b, names=(f"A: {name_a}", f"B: {name_b}"),
+                          title=f"{kind.capitalize()}s · {metric.replace('_db', '').upper()} per layer"),
+        key=f"bars_{kind}", width="stretch",
+    )
+st.caption("One pair of bars per layer: A (sidebar quantizer, blue; its 5 worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
+
+st.subheader("Per-layer table")
+f = st.columns([3, 1])
+text = f[0].text_input("Filter by name", "", key="lfilter", bind=QUERY, placeholder="e.g. attention, fc1, weight")
+kinds = f[1].multiselect("Kind", ["weight", "activation"], default=["weight", "activation"], key="lkinds")
+view = df_a[df_a["kind"].isin(kinds)]
+if text:
+    view = view[view["name"].str.contains(text, case=False, regex=False)]
+shown = view[[col for col in SHOWN if col in view.columns]].copy()
+shown["shape"] = shown["shape"].astype(str)
+st.dataframe(shown, hide_index=True, width="stretch", key="layer_table")
+st.download_button("Download the table as CSV", df_a.to_csv(index=False).encode(), file_name=f"qviz-{label}-layers.csv",
+                   mime="text/csv", key="csv")
+st.caption("Click a column header to sort. clip_min/clip_max span all blocks; scale and zero_point are medians over blocks for per-channel specs.")
+
+if model is not None:
+    weights = df_a[df_a["kind"] == "weight"]["name"].tolist()
+    worst_w = worst_layers(df_a[df_a["kind"] == "weight"], "sqnr_db", 1)["name"].tolist()
+    pick = st.selectbox("Open a weight in the inspector", weights, key="open_layer", index=weights.index(worst_w[0]) if worst_w else 0)
+    # the inspector's own widgets read these when it opens (its URL-bound keys cannot be set by switch_page)
+    st.session_state.update(src="model", tensor=pick)
+    st.page_link("pages/inspector.py", label=f"Open {pick} in the tensor inspector", icon="🔎")

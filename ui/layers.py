@@ -1,0 +1,32 @@
+"""Per-layer analysis for the Model layers page, cached and with a progress bar."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import qviz
+
+
+def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str) -> pd.DataFrame:
+    bar = st.progress(0.0, text=f"Scanning {label}…")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} · {name}")
+
+    try:
+        return qviz.analyze(source, spec, method, activations=activations, progress=progress)
+    finally:
+        bar.empty()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool) -> pd.DataFrame:
+    """Analysis of a built-in model (the same for every user: shared cache)."""
+    return _run(model, spec, method, activations, model)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str) -> pd.DataFrame:
+    """Analysis of an uploaded checkpoint (this session only)."""
+    return _run(_source, spec, method, False, label)
