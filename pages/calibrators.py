@@ -9,6 +9,7 @@ import streamlit as st
 from qviz.binning import histogram
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
+from ui.glossary import glossary
 from ui import compute
 from ui.spec_widgets import CALIBRATOR_TITLES, spec_controls
 from ui.tensor_picker import pick_tensor
@@ -81,3 +82,5 @@ for i, method in enumerate(searched):
             key=f"curve_{method}", width="stretch",
         )
 st.caption("Each curve is the criterion the calibrator evaluated at every candidate threshold (KL divergence, MSE, or the CDF); the marker is the threshold it chose. Min-max searches nothing.")
+
+glossary()

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
+from ui.glossary import glossary
 from ui import compute
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import pick_tensor
@@ -93,3 +94,5 @@ with right:
             f"One bar per channel along axis {axis}, from its min to its max; red: {len(out)} channel(s) wider than 3× the median range. "
             "Wide spreads between channels are why per-channel scales help."
         )
+
+glossary()

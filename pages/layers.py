@@ -9,6 +9,7 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
+from ui.glossary import glossary
 from ui import data, layers
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
 from ui.tensor_picker import MODELS, UPLOAD_TYPES, _upload_source
@@ -99,3 +100,5 @@ if model is not None:
     # the inspector's own widgets read these when it opens (its URL-bound keys cannot be set by switch_page)
     st.session_state.update(src="model", tensor=pick)
     st.page_link("pages/inspector.py", label=f"Open {pick} in the tensor inspector", icon="🔎")
+
+glossary()

@@ -9,15 +9,15 @@ import qviz
 from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import codes_figure, display_range, error_figure, histogram_figure, transfer_figure
-from ui import data
+from ui.glossary import glossary
 from ui.spec_widgets import spec_controls
+from ui.tensor_picker import pick_tensor
 
 QUERY = "query-params"
-N_VALUES = 1 << 16
 
 EXAMPLES = {
-    "ex_skew": ("[40, 1000] → uint8", dict(sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
-    "ex_offset": ("[2000, 4000] → int8", dict(sample="layernorm_2000_4000", signed=True, mode="symmetric", bits=8, narrow=False)),
+    "ex_skew": ("[40, 1000] → uint8", dict(src="sample", sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
+    "ex_offset": ("[2000, 4000] → int8", dict(src="sample", sample="layernorm_2000_4000", signed=True, mode="symmetric", bits=8, narrow=False)),
 }
 
 
@@ -26,7 +26,7 @@ def _apply(values: dict) -> None:
         st.session_state[k] = v
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=64, scope="session")
 def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, bins: int):
     """Everything the page draws, computed once per (tensor content, spec)."""
     lo, hi = qviz.block_min_max(_x, spec.granularity)
@@ -51,25 +51,25 @@ spec = spec_controls()
 st.title("Playground")
 st.caption("Pick a distribution and a quantizer (sidebar): see where the levels fall, what gets clipped, and what it costs.")
 
-names = qviz.sample_names()
 left, right = st.columns([3, 2])
 with left:
-    name = st.selectbox(
-        "Tensor", names, index=0, key="sample", bind=QUERY,
-        format_func=lambda n: qviz.SAMPLES[n].title,
-    )
-    st.caption(qviz.SAMPLES[name].description + f" {N_VALUES:,} values, fixed seed.")
+    picked = pick_tensor()
 with right:
     st.write("Article 003 examples")
     for key, (label, values) in EXAMPLES.items():
         st.button(label, key=key, on_click=_apply, args=(values,))
-
+if picked is None:
+    st.stop()
 if spec is None:
     st.info("Fix the quantizer settings in the sidebar to see the result.")
     st.stop()
+if picked.x.size == 0 or not np.isfinite(picked.x).any():
+    st.warning(f"{picked.label} has no finite values: there is nothing to quantize.")
+    st.stop()
+if picked.info is not None and picked.info.name in qviz.SAMPLES:
+    st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 
-x = data.sample(name, N_VALUES)
-view = _view(data.digest(x), x, spec, 240)
+view = _view(picked.key, picked.x, spec, 240)
 qp, m = view["qparams"], view["metrics"]
 
 reference = 6.02 * spec.bits + 1.76
@@ -89,7 +89,7 @@ c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
 
 log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
 st.plotly_chart(
-    histogram_figure(view["hist"], qp, data_range=view["data_range"], log_y=log_y, title=f"{qviz.SAMPLES[name].title} under {spec.describe()}"),
+    histogram_figure(view["hist"], qp, data_range=view["data_range"], log_y=log_y, title=f"{picked.label} under {spec.describe()}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
@@ -115,3 +115,5 @@ st.latex(
     rf"q = \mathrm{{clamp}}\big(\mathrm{{round}}(x / {qp.scale.item():.5g} {minus_o}) + ({qp.zero_point.item()}),\ {spec.qmin},\ {spec.qmax}\big)"
     rf"\qquad \hat x = (q - ({qp.zero_point.item()}) {o})\cdot {qp.scale.item():.5g}"
 )
+
+glossary()
