@@ -9,10 +9,13 @@ import streamlit as st
 from qviz.binning import histogram
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
-from ui.glossary import glossary
 from ui import compute
+from ui.glossary import glossary
+from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import CALIBRATOR_TITLES, spec_controls
 from ui.tensor_picker import pick_tensor
+
+leave_legacy_pages_mode()
 
 QUERY = "query-params"
 

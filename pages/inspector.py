@@ -7,10 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
-from ui.glossary import glossary
 from ui import compute
+from ui.glossary import glossary
+from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import pick_tensor
+
+leave_legacy_pages_mode()
 
 QUERY = "query-params"
 
@@ -84,7 +87,7 @@ with left:
 with right:
     st.subheader("Range per channel")
     if view["channels"] is None:
-        st.info("This tensor has a single channel on the chosen axis.")
+        st.info("Per-channel ranges need a tensor with at least two axes and two channels on the chosen one.")
     else:
         axis, lo, hi = view["channels"]
         sort = st.toggle("Sort by range", False, key="sortch", bind=QUERY)

@@ -9,10 +9,14 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui.glossary import glossary
 from ui import data, layers
+from ui.glossary import glossary
+from ui.nav import link
+from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import MODELS, UPLOAD_TYPES, _upload_source
+from ui.tensor_picker import MODEL, MODELS, UPLOAD_TYPES, _upload_source
+
+leave_legacy_pages_mode()
 
 QUERY = "query-params"
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
@@ -37,7 +41,7 @@ name_a, name_b = spec.describe(), spec_b.describe()
 
 try:
     if src == "builtin":
-        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, format_func=MODELS.get)
+        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
         acts = st.toggle("Include activations (runs the model on its calibration data)", True, key="acts", bind=QUERY)
         df_a = layers.builtin(model, spec, method, acts)
         df_b = layers.builtin(model, spec_b, method, acts)
@@ -97,8 +101,6 @@ if model is not None:
     weights = df_a[df_a["kind"] == "weight"]["name"].tolist()
     worst_w = worst_layers(df_a[df_a["kind"] == "weight"], "sqnr_db", 1)["name"].tolist()
     pick = st.selectbox("Open a weight in the inspector", weights, key="open_layer", index=weights.index(worst_w[0]) if worst_w else 0)
-    # the inspector's own widgets read these when it opens (its URL-bound keys cannot be set by switch_page)
-    st.session_state.update(src="model", tensor=pick)
-    st.page_link("pages/inspector.py", label=f"Open {pick} in the tensor inspector", icon="🔎")
+    link("inspector", f"Open {pick} in the tensor inspector →", src=MODEL, model=model, tensor=pick)
 
 glossary()

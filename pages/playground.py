@@ -10,14 +10,17 @@ from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import codes_figure, display_range, error_figure, histogram_figure, transfer_figure
 from ui.glossary import glossary
+from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import spec_controls
-from ui.tensor_picker import pick_tensor
+from ui.tensor_picker import SAMPLE, pick_tensor
+
+leave_legacy_pages_mode()
 
 QUERY = "query-params"
 
 EXAMPLES = {
-    "ex_skew": ("[40, 1000] → uint8", dict(src="sample", sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
-    "ex_offset": ("[2000, 4000] → int8", dict(src="sample", sample="layernorm_2000_4000", signed=True, mode="symmetric", bits=8, narrow=False)),
+    "ex_skew": ("[40, 1000] → uint8", dict(src=SAMPLE, sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
+    "ex_offset": ("[2000, 4000] → int8", dict(src=SAMPLE, sample="layernorm_2000_4000", signed=True, mode="symmetric", bits=8, narrow=False)),
 }
 
 

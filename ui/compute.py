@@ -39,7 +39,7 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
         hist=histogram(_x, bins=BINS, range=span), errors=error_histogram(_x, x_hat, cal.qparams, bins=120),
         channels=None,
     )
-    if _x.ndim >= 1 and _x.size:
+    if _x.ndim >= 2 and _x.size:
         axis = getattr(spec.granularity, "axis", 0)
         if -_x.ndim <= axis < _x.ndim and _x.shape[axis] > 1:
             out["channels"] = (axis, *channel_ranges(_x, axis))

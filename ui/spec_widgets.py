@@ -7,11 +7,6 @@ import streamlit as st
 import qviz
 
 QUERY = "query-params"
-
-
-def initial(key: str, **default) -> dict:
-    """The widget's default, unless a callback already put its value in session state (Streamlit warns on both)."""
-    return {} if key in st.session_state else default
 GRANULARITIES = {"tensor": "per-tensor", "channel": "per-channel", "group": "per-group"}
 GROUP_SIZES = [8, 16, 32, 64, 128, 256]
 
@@ -31,15 +26,15 @@ def spec_controls(granularity: bool = False) -> qviz.QuantSpec | None:
     """Sidebar widgets → a :class:`qviz.QuantSpec`; on an invalid combination, a one-line error and ``None``."""
     sb = st.sidebar
     sb.header("Quantizer")
-    bits = sb.slider("Bits", 1, 16, key="bits", **initial("bits", value=8), bind=QUERY, help="Bit width of the integer codes.")
-    signed = sb.toggle("Signed codes", key="signed", **initial("signed", value=True), bind=QUERY, help="int (e.g. [-128, 127]) or uint (e.g. [0, 255]).")
+    bits = sb.slider("Bits", 1, 16, 8, key="bits", bind=QUERY, help="Bit width of the integer codes.")
+    signed = sb.toggle("Signed codes", True, key="signed", bind=QUERY, help="int (e.g. [-128, 127]) or uint (e.g. [0, 255]).")
     mode = sb.segmented_control(
-        "Range", ["symmetric", "asymmetric"], key="mode", **initial("mode", default="symmetric"), bind=QUERY,
+        "Range", ["symmetric", "asymmetric"], default="symmetric", key="mode", bind=QUERY,
         help="Symmetric: [-max|x|, max|x|], zero point in the middle. Asymmetric (affine): [min, max] widened to hold 0.",
     ) or "symmetric"
-    narrow = sb.toggle("Narrow range", key="narrow", **initial("narrow", value=False), bind=QUERY, help="Drop the lowest code: int8 becomes [-127, 127] (TensorRT, ONNX Runtime).")
+    narrow = sb.toggle("Narrow range", False, key="narrow", bind=QUERY, help="Drop the lowest code: int8 becomes [-127, 127] (TensorRT, ONNX Runtime).")
     quantizer = sb.segmented_control(
-        "Quantizer", ["midtread", "midrise"], key="quantizer", **initial("quantizer", default="midtread"), bind=QUERY,
+        "Quantizer", ["midtread", "midrise"], default="midtread", key="quantizer", bind=QUERY,
         help="Mid-tread: 0 is an output level. Mid-rise: 0 is a decision threshold; outputs ±Δ/2, ±3Δ/2, …",
     ) or "midtread"
     rounding = sb.segmented_control(

@@ -14,7 +14,6 @@ import streamlit as st
 
 import qviz
 from ui import data
-from ui.spec_widgets import initial
 
 QUERY = "query-params"
 UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
@@ -61,24 +60,26 @@ def _tensor_select(source, label_prefix: str) -> str | None:
         return None
     if st.session_state.get("tensor") not in names:
         st.session_state.pop("tensor", None)
-    return st.selectbox(
-        "Tensor", names, key="tensor", bind=QUERY,
-        format_func=lambda n: f"{n}  {tuple(source.info(n).shape)}",
-    )
+    name = st.selectbox("Tensor", names, key="tensor", bind=QUERY)
+    info = source.info(name)
+    st.caption(f"shape {tuple(info.shape)} · {info.dtype} · {info.numel:,} values" + (f" · node {info.node}" if info.node else ""))
+    return name
 
 
-def pick_tensor(default_source: str = "sample") -> Picked | None:
+SAMPLE, MODEL, UPLOAD = "Sample", "Built-in model", "Upload"  # also their values in the URL (?src=…)
+
+
+def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
-    kinds = {"sample": "Sample", "model": "Built-in model", "upload": "Upload"}
-    kind = st.segmented_control("Source", list(kinds), format_func=kinds.get, key="src", **initial("src", default=default_source), bind=QUERY) or default_source
+    kind = st.segmented_control("Source", [SAMPLE, MODEL, UPLOAD], default=default_source, key="src", bind=QUERY) or default_source
     try:
-        if kind == "sample":
+        if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
             x = data.sample(name, source.info(name).shape[0])
             return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
-        if kind == "model":
-            model = st.selectbox("Model", list(MODELS), key="model", bind=QUERY, format_func=MODELS.get)
+        if kind == MODEL:
+            model = st.selectbox("Model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
             source = _builtin(model)
             tensor = _tensor_select(source, model)
             if tensor is None:

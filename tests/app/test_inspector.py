@@ -1,0 +1,100 @@
+"""The Tensor inspector page, driven through AppTest by widget key."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from tests.app.conftest import figure_sizes, figures
+
+
+@pytest.fixture
+def inspector(app):
+    app.switch_page("pages/inspector.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_default_render(inspector):
+    assert inspector.title[0].value == "Tensor inspector"
+    figs = figures(inspector)
+    assert len(figs) == 2  # histogram and error split; a 1-d sample has no channels (an info box instead)
+    assert max(figure_sizes(inspector)) < 300_000
+    assert inspector.dataframe[0].value["numel"][0] == 65536
+
+
+def test_model_weight_per_channel_changes_error(inspector):
+    inspector.segmented_control(key="src").set_value("Built-in model").run()
+    inspector.selectbox(key="tensor").set_value("fc1.weight").run()
+    assert not inspector.exception
+    per_tensor = metric(inspector, "SQNR")
+    names = [f["data"][0].get("name") for f in figures(inspector)]
+    assert "channel range" in names  # a 2-d weight gets its per-channel range plot
+    inspector.segmented_control(key="gran").set_value("channel").run()
+    assert not inspector.exception
+    per_channel = metric(inspector, "SQNR")
+    assert float(per_channel.split()[0]) > float(per_tensor.split()[0])
+
+
+def test_calibrator_choice_moves_thresholds(inspector):
+    inspector.selectbox(key="sample").set_value("outliers").run()
+    def clip_x():
+        hist = figures(inspector)[0]
+        trace = next(t for t in hist["data"] if t.get("name") == "clip thresholds")
+        return max(v for v in trace["x"] if v is not None)
+    wide = clip_x()
+    inspector.selectbox(key="calib").set_value("percentile").run()
+    assert not inspector.exception
+    assert clip_x() < wide / 2  # percentile ignores the ±50 outliers that min-max keeps
+
+
+def test_group_size_that_does_not_divide_gives_message(inspector):
+    inspector.segmented_control(key="src").set_value("Built-in model").run()
+    inspector.selectbox(key="tensor").set_value("conv1.weight").run()
+    inspector.segmented_control(key="gran").set_value("group").run()
+    assert not inspector.exception
+    assert any("group_size" in e.value for e in inspector.error)
+
+
+def test_log_toggle(inspector):
+    inspector.toggle(key="log").set_value(True).run()
+    assert figures(inspector)[0]["layout"]["yaxis"]["type"] == "log"
+
+
+def _upload(at, name: str, data: bytes):
+    """Feed bytes to the file uploader the way the browser would (AppTest has no upload API)."""
+    from streamlit.proto.Common_pb2 import FileURLs as FileURLsProto
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    rec = UploadedFileRec(file_id="f1", name=name, type="application/octet-stream", data=data)
+    return UploadedFile(rec, FileURLsProto(file_id="f1", upload_url="", delete_url=""))
+
+
+def test_bad_upload_gives_one_line_message(inspector, monkeypatch):
+    import streamlit as st
+
+    bad = _upload(None, "weights.npy", b"\x93NUMPY garbage that is not an array")
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: bad)
+    inspector.segmented_control(key="src").set_value("Upload").run()
+    assert not inspector.exception
+    assert len(inspector.error) == 1
+    msg = inspector.error[0].value
+    assert "weights.npy" in msg and "\n" not in msg
+
+
+def test_good_upload_is_inspected(inspector, monkeypatch):
+    import streamlit as st
+
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).standard_normal((8, 32)).astype(np.float32))
+    good = _upload(None, "w.npy", buf.getvalue())
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: good)
+    inspector.segmented_control(key="src").set_value("Upload").run()
+    assert not inspector.exception, inspector.exception
+    assert inspector.dataframe[0].value["numel"][0] == 256
