@@ -17,9 +17,12 @@ True
 """
 
 from .affine import QParams, choose_qparams, dequantize, fake_quantize, quantize
+from .analyze import analyze
 from .blocks import block_min_max, block_size, grid_shape
+from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names
 from .metrics import Metrics, error_metrics
 from .samples import SAMPLES, sample, sample_names
+from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
 __all__ = [
@@ -40,4 +43,15 @@ __all__ = [
     "sample",
     "sample_names",
     "SAMPLES",
+    "Calibration",
+    "Calibrator",
+    "calibrate",
+    "CALIBRATORS",
+    "calibrator_names",
+    "open_source",
+    "Source",
+    "SourceError",
+    "TensorInfo",
+    "builtin_names",
+    "analyze",
 ]

@@ -167,7 +167,8 @@ def rounded(x32: np.ndarray, qparams: QParams) -> np.ndarray:
     scale, zp = _params(x32.shape, qparams)
     v = blocks.split(x32, spec.granularity)
     inv = (np.float32(1) / scale).astype(np.float32)
-    t = v * inv
+    with np.errstate(over="ignore"):  # |x| near float32 max: x·(1/Δ) becomes ±inf and saturates, as torch
+        t = np.asarray(v * inv)  # a 0-d input gives a numpy scalar here; the in-place ops below need an array
     if spec.level_offset:
         t -= np.float32(spec.level_offset)
     if spec.rounding == "nearest":

@@ -88,7 +88,7 @@ def _code_stats(codes: np.ndarray, finite: np.ndarray, qparams: QParams) -> tupl
         fin = blocks.split(finite, g)
         hi = np.where(fin, codes, -np.inf).max(axis=axes)
         lo = np.where(fin, codes, np.inf).min(axis=axes)
-    span = np.where(np.isfinite(hi), hi - lo, 0.0)
+    span = np.where(np.isfinite(hi), hi - lo, 0.0).astype(np.float64)  # codes are float32; report in float64
     wasted = float(np.mean(1.0 - span / (spec.qmax - spec.qmin)))
     flat = blocks.to_blocks(codes.reshape(shape), g)
     nb = flat.shape[0]
@@ -142,15 +142,15 @@ def error_metrics(x, x_hat, qparams: QParams | None = None) -> Metrics:
     e2 = e * e
     sse = float(e2.sum())
     mse = sse / n
-    signal = float(np.dot(xs.ravel(), xs.ravel()))
+    signal = float(np.einsum("i,i->", xs.ravel(), xs.ravel()))
     peak = float(np.abs(xs).max())
-    nh = float(np.dot(xh.ravel(), xh.ravel()))
+    nh = float(np.einsum("i,i->", xh.ravel(), xh.ravel()))
     if signal == 0 and nh == 0:
         cosine = 1.0
     elif signal == 0 or nh == 0:
         cosine = 0.0
     else:
-        cosine = float(np.dot(xs.ravel(), xh.ravel()) / math.sqrt(signal * nh))
+        cosine = float(np.einsum("i,i->", xs.ravel(), xh.ravel()) / math.sqrt(signal * nh))
     sqnr = _db(signal, sse)
     psnr = _db(peak * peak, mse) if sse else math.inf
     r_over_s = clip_mse = round_mse = usage = wasted = nan

@@ -61,11 +61,11 @@ def tensor_stats(x, axis: int = 0) -> dict:
     v = vals.astype(np.float64)
     mean = float(v.mean())
     d = v - mean
-    var = float(np.dot(d, d) / v.size)
+    var = float(np.einsum("i,i->", d, d) / v.size)
     out.update(min=float(v.min()), max=float(v.max()), mean=mean, std=math.sqrt(var))
     if var > 0:
         d2 = d * d
-        out["kurtosis"] = float(np.dot(d2, d2) / v.size / (var * var) - 3.0)
+        out["kurtosis"] = float(np.einsum("i,i->", d2, d2) / v.size / (var * var) - 3.0)
     if x32.ndim >= 1 and x32.shape[axis % x32.ndim] > 1:
         out["channel_range_ratio"] = range_ratio(*channel_ranges(x32, axis))
     return out

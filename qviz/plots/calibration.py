@@ -44,7 +44,7 @@ def thresholds_figure(hist: Histogram, ranges: dict, *, log_y: bool = True, titl
 
 
 def curve_figure(curve: pd.DataFrame, chosen: tuple[float, float], criterion: str, *, color: str = style.CLIP,
-                 log_y: bool = False, max_points: int = 2000, title: str | None = None) -> go.Figure:
+                 log_y: bool = False, max_points: int = 500, title: str | None = None) -> go.Figure:
     """A calibrator's criterion against the threshold it tried, with the chosen threshold(s) marked."""
     t = curve["threshold"].to_numpy(np.float64)
     v = curve["value"].to_numpy(np.float64)
