@@ -29,7 +29,7 @@ st.caption("Quantize every layer of a model with the sidebar's quantizer, and wi
 if spec is None:
     st.stop()
 
-c = st.columns([2, 2, 2, 1])
+c = st.columns([2, 3, 2])
 src = c[0].segmented_control("Model", ["builtin", "upload"], format_func={"builtin": "Built-in", "upload": "Upload a checkpoint"}.get,
                              default="builtin", key="lsrc", bind=QUERY) or "builtin"
 gran_b = c[1].segmented_control("Compare with granularity", list(GRANULARITIES), format_func=GRANULARITIES.get, default="channel",
@@ -68,7 +68,8 @@ c[1].metric(f"median SQNR · {spec.granularity.describe()}", f"{quantized['sqnr_
 q_b = df_b[np.isfinite(df_b["sqnr_db"].astype(float))]
 c[2].metric(f"median SQNR · {spec_b.granularity.describe()}, {spec_b.bits} bits", f"{q_b['sqnr_db'].median():.2f} dB" if len(q_b) else "—")
 worst = worst_layers(df_a, "sqnr_db", 1)
-c[3].metric("worst layer", worst["name"].iloc[0] if len(worst) else "—", f"{worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) else None, delta_color="off")
+c[3].metric(f"worst layer · {worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) else "worst layer", worst["name"].iloc[0] if len(worst) else "—",
+            help="The layer with the lowest SQNR under the sidebar's quantizer.")
 
 metric = st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
                               default="sqnr_db", key="lmetric", bind=QUERY) or "sqnr_db"
@@ -81,7 +82,7 @@ for kind in ("weight", "activation"):
                           title=f"{kind.capitalize()}s · {metric.replace('_db', '').upper()} per layer"),
         key=f"bars_{kind}", width="stretch",
     )
-st.caption("One pair of bars per layer: A (sidebar quantizer, blue; its 5 worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
+st.caption("One pair of bars per layer: A (the sidebar's quantizer, blue; its worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
 
 st.subheader("Per-layer table")
 f = st.columns([3, 1])

@@ -11,7 +11,7 @@ from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import codes_figure, display_range, error_figure, histogram_figure, transfer_figure
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
-from ui.spec_widgets import spec_controls
+from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import SAMPLE, pick_tensor
 
 leave_legacy_pages_mode()
@@ -30,17 +30,18 @@ def _apply(values: dict) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64, scope="session")
-def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, bins: int):
-    """Everything the page draws, computed once per (tensor content, spec)."""
-    lo, hi = qviz.block_min_max(_x, spec.granularity)
-    qp = qviz.choose_qparams(lo, hi, spec)
+def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, bins: int):
+    """Everything the page draws, computed once per (tensor content, spec, calibrator)."""
+    cal = qviz.calibrate(_x, spec, method, **dict(options))
+    qp = cal.qparams
     x_hat = qviz.fake_quantize(_x, qp)
     metrics = qviz.error_metrics(_x, x_hat, qp)
-    lo, hi = lo.item(), hi.item()
+    lo, hi = cal.data_min.item(), cal.data_max.item()
     span = display_range(lo, hi, qp)
     return dict(
         qparams=qp,
         metrics=metrics,
+        clip=cal.chosen(),
         data_range=(lo, hi),
         span=span,
         hist=histogram(_x, bins=bins, range=span),
@@ -51,6 +52,7 @@ def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, bins: int):
 
 
 spec = spec_controls()
+method, options = calibrator_control()
 st.title("Playground")
 st.caption("Pick a distribution and a quantizer (sidebar): see where the levels fall, what gets clipped, and what it costs.")
 
@@ -72,7 +74,7 @@ if picked.x.size == 0 or not np.isfinite(picked.x).any():
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 
-view = _view(picked.key, picked.x, spec, 240)
+view = _view(picked.key, picked.x, spec, method, tuple(sorted(options.items())), 240)
 qp, m = view["qparams"], view["metrics"]
 
 reference = 6.02 * spec.bits + 1.76
@@ -92,11 +94,11 @@ c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
 
 log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
 st.plotly_chart(
-    histogram_figure(view["hist"], qp, data_range=view["data_range"], log_y=log_y, title=f"{picked.label} under {spec.describe()}"),
+    histogram_figure(view["hist"], qp, clip=view["clip"], data_range=view["data_range"], log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
-    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: where the clamp starts. "
+    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: the clipping range the calibrator chose. "
     "Orange: grid the data never reaches — codes wasted because the range was widened to hold 0 or made symmetric."
 )
 

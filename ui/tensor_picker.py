@@ -60,7 +60,10 @@ def _tensor_select(source, label_prefix: str) -> str | None:
         return None
     if st.session_state.get("tensor") not in names:
         st.session_state.pop("tensor", None)
-    name = st.selectbox("Tensor", names, key="tensor", bind=QUERY)
+    infos = [source.info(n) for n in names]
+    # open on the largest float tensor: a model's most interesting weight, not its first bias
+    largest = max(range(len(names)), key=lambda i: (infos[i].is_float, infos[i].numel))
+    name = st.selectbox("Tensor", names, index=largest, key="tensor", bind=QUERY)
     info = source.info(name)
     st.caption(f"shape {tuple(info.shape)} · {info.dtype} · {info.numel:,} values" + (f" · node {info.node}" if info.node else ""))
     return name

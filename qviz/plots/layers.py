@@ -42,6 +42,7 @@ def layer_bars_figure(df: pd.DataFrame, metric: str = "sqnr_db", *, other: pd.Da
     finite = pd.to_numeric(df[metric], errors="coerce")
     cap = float(np.nanmax(finite[np.isfinite(finite)])) * 1.05 if np.isfinite(finite).any() else 1.0
     y = _finite(df[metric], cap)
+    worst = max(1, min(worst, len(df) // 4))  # highlight a few, not most of a small model
     bad = set(worst_layers(df, metric, worst).index)
     colors = [style.CLIP if i in bad else style.DATA for i in df.index]
     text = [f"{n}<br>{label}: {'∞ (exact)' if np.isposinf(v) else f'{v:.2f}'}" for n, v in zip(df["name"], pd.to_numeric(df[metric], errors="coerce"))]
@@ -54,4 +55,6 @@ def layer_bars_figure(df: pd.DataFrame, metric: str = "sqnr_db", *, other: pd.Da
         fig.update_layout(barmode="group")
     fig.update_layout(xaxis=dict(title="layer", tickangle=-45, automargin=True, showticklabels=len(df) <= 80), yaxis=dict(title=label),
                       bargap=0.15, showlegend=other is not None)
-    return style.base_layout(fig, title, height=380)
+    style.base_layout(fig, title, height=400)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), margin=dict(t=70))
+    return fig

@@ -17,8 +17,8 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int = 380) -> 
         title=dict(text=title, x=0.01, xanchor="left") if title else None,
         template="plotly_white",
         height=height,
-        margin=dict(l=60, r=20, t=50 if title else 20, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        margin=dict(l=60, r=20, t=50 if title else 20, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
         bargap=0,
     )
     return fig
