@@ -13,7 +13,7 @@ from ui import compute
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import CALIBRATOR_TITLES, spec_controls
-from ui.tensor_picker import pick_tensor
+from ui.tensor_picker import require_tensor
 
 leave_legacy_pages_mode()
 
@@ -22,12 +22,7 @@ QUERY = "query-params"
 spec = spec_controls(granularity=True)
 st.title("Calibrators")
 st.caption("Which clipping range should this tensor get? Every calibrator answers on the same histogram; the table says what each answer costs.")
-picked = pick_tensor()
-if picked is None or spec is None:
-    st.stop()
-if picked.x.size == 0:
-    st.warning(f"{picked.label} is empty: there is nothing to calibrate.")
-    st.stop()
+picked = require_tensor(spec, "calibrate")
 pct = float(st.select_slider("Percentile (for the percentile calibrator)", [99.0, 99.9, 99.99, 99.999], value=99.99, key="pct", bind=QUERY))
 try:
     results = compute.compare(picked.key, picked.x, spec, pct)

@@ -11,7 +11,7 @@ from ui import compute
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
-from ui.tensor_picker import pick_tensor
+from ui.tensor_picker import require_tensor
 
 leave_legacy_pages_mode()
 
@@ -21,15 +21,7 @@ spec = spec_controls(granularity=True)
 method, options = calibrator_control()
 st.title("Tensor inspector")
 st.caption("Load a tensor (a sample, a built-in model's weight or your own file) and see its ranges and its quantization error.")
-picked = pick_tensor()
-if picked is None or spec is None:
-    st.stop()
-if picked.x.size == 0:
-    st.warning(f"{picked.label} is empty (shape {tuple(picked.x.shape)}): there is nothing to quantize.")
-    st.stop()
-flags = getattr(picked.info, "flags", ())
-if flags:
-    st.info(f"{picked.label}: {', '.join(flags)} tensor, shown as float32.")
+picked = require_tensor(spec)
 try:
     view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), st.session_state.get("block"))
 except ValueError as e:  # e.g. a group size that does not divide the axis

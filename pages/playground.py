@@ -12,7 +12,7 @@ from qviz.plots import codes_figure, display_range, error_figure, histogram_figu
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
-from ui.tensor_picker import SAMPLE, pick_tensor
+from ui.tensor_picker import SAMPLE, require_tensor
 
 leave_legacy_pages_mode()
 
@@ -57,20 +57,12 @@ st.title("Playground")
 st.caption("Pick a distribution and a quantizer (sidebar): see where the levels fall, what gets clipped, and what it costs.")
 
 left, right = st.columns([3, 2])
-with left:
-    picked = pick_tensor()
 with right:
     st.write("Article 003 examples")
     for key, (label, values) in EXAMPLES.items():
         st.button(label, key=key, on_click=_apply, args=(values,))
-if picked is None:
-    st.stop()
-if spec is None:
-    st.info("Fix the quantizer settings in the sidebar to see the result.")
-    st.stop()
-if picked.x.size == 0 or not np.isfinite(picked.x).any():
-    st.warning(f"{picked.label} has no finite values: there is nothing to quantize.")
-    st.stop()
+with left:
+    picked = require_tensor(spec)
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 

@@ -15,7 +15,8 @@ def digest(x: np.ndarray) -> str:
     a = np.ascontiguousarray(x)
     h = hashlib.sha256()
     h.update(f"{a.dtype.str}{a.shape}".encode())
-    h.update(memoryview(a).cast("B"))
+    if a.size:
+        h.update(memoryview(a.reshape(-1)).cast("B"))
     return h.hexdigest()
 
 

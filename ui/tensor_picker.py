@@ -105,3 +105,20 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     except qviz.SourceError as e:
         st.error(str(e))
         return None
+
+
+def require_tensor(spec, what: str = "quantize") -> Picked:
+    """:func:`pick_tensor`, then stop the page with a one-line message if there is nothing to ``what``."""
+    picked = pick_tensor()
+    if picked is None:
+        st.stop()
+    if spec is None:
+        st.info("Fix the quantizer settings in the sidebar to see the result.")
+        st.stop()
+    if picked.x.size == 0 or not np.isfinite(picked.x).any():
+        st.warning(f"{picked.label} (shape {tuple(picked.x.shape)}) has no finite values: there is nothing to {what}.")
+        st.stop()
+    flags = [f for f in getattr(picked.info, "flags", ()) if f != "empty"]
+    if flags:
+        st.info(f"{picked.label}: {', '.join(flags)} tensor, shown as float32.")
+    return picked

@@ -98,3 +98,26 @@ def test_good_upload_is_inspected(inspector, monkeypatch):
     inspector.segmented_control(key="src").set_value("Upload").run()
     assert not inspector.exception, inspector.exception
     assert inspector.dataframe[0].value["numel"][0] == 256
+
+
+@pytest.mark.parametrize(
+    "array, expect",
+    [
+        (np.zeros((0, 4), np.float32), "no finite values"),
+        (np.full(16, np.nan, np.float32), "no finite values"),
+        (np.arange(64, dtype=np.int64).reshape(8, 8), "integer"),
+        (np.array([1.0, np.nan, np.inf, -2.0, 3.0], np.float32), "NaN/Inf"),
+        (np.ones((4, 4), np.float16), "SQNR"),
+    ],
+    ids=["empty", "all-nan", "integer", "some-nan", "fp16-constant"],
+)
+def test_unusual_uploads_are_handled_on_purpose(inspector, monkeypatch, array, expect):
+    import streamlit as st
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: _upload(None, "t.npy", buf.getvalue()))
+    inspector.segmented_control(key="src").set_value("Upload").run()
+    assert not inspector.exception, inspector.exception
+    shown = " ".join([e.value for e in inspector.warning] + [e.value for e in inspector.info] + [m.label for m in inspector.metric])
+    assert expect in shown

@@ -1,0 +1,209 @@
+"""Per-layer table: what one quantizer does to every tensor of a source, :func:`analyze`.
+
+One row per weight tensor, read one at a time, and, for built-in
+models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`).
+For each: statistics (:func:`qviz.stats.tensor_stats`, as the inspector shows them), the calibrated range
+(``qviz.calibrate``), the quantization parameters, and every field of
+:func:`qviz.error_metrics` on ``fake_quantize(x)``. Peak memory is about one
+tensor whatever the model size: tensors over ``chunk_numel`` values (2M) are
+analysed in row chunks with the same results (:mod:`qviz.streaming`).
+
+Unusual tensors are handled on purpose, and ``note`` says how:
+
+* integer and bool tensors (indices, counters, masks): statistics only, not quantized;
+* empty tensors: no statistics, not quantized; all-NaN tensors: counted only;
+* NaN/±Inf values: left out of statistics and calibration, counted in ``nonfinite``;
+* a granularity that does not fit (per-channel on a 0-d or 1-d tensor, a group
+  size that does not divide the axis): per-tensor is used instead;
+* a tensor the source cannot read: a row with the one-line error in ``note``.
+
+Per-block parameters are summarised: ``clip_min`` the lowest, ``clip_max`` the
+highest, ``scale`` and ``zero_point`` the median over the ``n_blocks`` blocks.
+
+Example
+-------
+>>> import qviz
+>>> df = qviz.analyze("samples", qviz.QuantSpec(bits=8), "minmax")
+>>> round(float(df.set_index("name").loc["uniform", "sqnr_db"]))
+48
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import blocks
+from .affine import fake_quantize
+from .metrics import Metrics, error_metrics
+from .sources import Source, SourceError, open_source
+from .spec import PerChannel, PerTensor, QuantSpec
+from .stats import tensor_stats
+from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
+
+STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
+QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
+METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
+COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+
+
+def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
+    row = dict.fromkeys(COLUMNS, math.nan)
+    row.update(
+        name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
+    )
+    row["nonfinite"] = 0
+    return row
+
+
+def weight_spec(spec: QuantSpec, shape: tuple) -> tuple[QuantSpec, str]:
+    """``spec``, or per-tensor with a note when its granularity does not fit ``shape``."""
+    g = spec.granularity
+    if isinstance(g, PerTensor):
+        return spec, ""
+    if isinstance(g, PerChannel) and len(shape) < 2:
+        return dataclasses.replace(spec, granularity=PerTensor()), f"{g.describe()} on a {len(shape)}-d tensor: per-tensor used"
+    try:
+        blocks.grid_shape(shape, g)
+    except ValueError as e:
+        return dataclasses.replace(spec, granularity=PerTensor()), f"per-tensor used ({e})"
+    return spec, ""
+
+
+def _quant_columns(row: dict, calibration, x: np.ndarray | None) -> None:
+    """Fill clip/scale/zero_point summaries and, with ``x``, the error metrics."""
+    qp = calibration.qparams
+    row.update(range_summary([calibration]))
+    if x is not None and x.size:
+        m = error_metrics(x, fake_quantize(x, qp), qp).as_dict()
+        m.pop("nonfinite")
+        row.update(m)
+
+
+def _note(row: dict, text: str) -> None:
+    if text:
+        row["note"] = f"{row['note']}; {text}" if row["note"] else text
+
+
+def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
+    """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
+    from .calibrate import calibrate
+
+    info = source.info(name)
+    row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
+    try:
+        x = source.load(name)
+    except SourceError as e:
+        _note(row, str(e))
+        return row
+    tspec, note = weight_spec(spec, x.shape)
+    axis = spec.granularity.axis if isinstance(spec.granularity, PerChannel) and x.ndim else 0
+    big = x.size > chunk_numel and x.ndim >= 1
+    stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
+    row.update({k: stats[k] for k in STAT_COLUMNS})
+    if x.size == 0:
+        _note(row, "empty tensor: nothing to quantize")
+        return row
+    if "integer" in info.flags or "bool" in info.flags:
+        _note(row, f"{info.dtype} tensor (indices, counters or masks): statistics only, not quantized")
+        return row
+    if stats["nonfinite"] == x.size:
+        row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
+        _note(row, "no finite values: nothing to quantize")
+        return row
+    _note(row, note)
+    if stats["nonfinite"]:
+        row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
+        _note(row, f"{stats['nonfinite']:,} NaN/Inf values left out of calibration and metrics")
+    try:
+        if big:
+            quant, metrics = quantize_chunked(x, tspec, method, options, chunk_numel)
+            metrics.pop("nonfinite")
+            row.update(quant, **metrics)
+        else:
+            _quant_columns(row, calibrate(x, tspec, method, **options), x)
+    except ValueError as e:
+        _note(row, f"not quantized: {e}")
+    return row
+
+
+def activation_row(act) -> dict:
+    """The analysis row of one captured activation (:class:`qviz.models.capture.Activation`)."""
+    row = _blank(act.name, "activation", act.shape, "float32", act.numel)
+    row.update({k: act.stats[k] for k in STAT_COLUMNS})
+    if act.stats["nonfinite"]:
+        row["flags"] = "nonfinite"
+    _note(row, act.note)
+    if act.error or act.calibration is None:
+        _note(row, f"not quantized: {act.error}")
+        return row
+    _quant_columns(row, act.calibration, act.sample)
+    if act.sample.size < act.numel:
+        _note(row, f"error metrics on the first {act.sample.size:,} of {act.numel:,} values; range calibrated on all")
+    return row
+
+
+def analyze(
+    source,
+    spec: QuantSpec,
+    method: str = "minmax",
+    *,
+    activations: bool = True,
+    progress=None,
+    sample_numel: int | None = None,
+    chunk_numel: int = CHUNK,
+    **options,
+) -> pd.DataFrame:
+    """One row per weight tensor (and per activation for built-in models): statistics, range, error.
+
+    Parameters
+    ----------
+    source : Source | str | os.PathLike | bytes
+        An open source, or anything :func:`qviz.open_source` accepts.
+    spec : QuantSpec
+    method : str
+        Calibration method of ``qviz.calibrate`` ("minmax", "percentile", "entropy", "mse", …).
+    activations : bool
+        For built-in models, also calibrate every Linear/Conv input on the model's calibration data.
+    progress : callable, optional
+        ``progress(done, total, name)`` after each tensor (activations count as one step).
+    sample_numel : int, optional
+        Values per activation kept for its error metrics (default 2**18).
+    chunk_numel : int
+        Tensors with more values are analysed in row chunks of about this many
+        values (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+    **options
+        Passed to the calibration method.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`: ``name``, ``kind``, ``shape``, ``dtype``, ``numel``, ``flags``,
+        the statistics, the quantization parameters, every field of :class:`qviz.Metrics`
+        (``nonfinite`` once) and ``note``.
+    """
+    from .calibrate import calibrate
+
+    if not isinstance(spec, QuantSpec):
+        raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
+    calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    src = source if isinstance(source, Source) else open_source(source)
+    names = src.names()
+    capture = activations and callable(getattr(src, "capture", None))
+    total = len(names) + (1 if capture else 0)
+    rows = []
+    for i, name in enumerate(names):
+        rows.append(weight_row(src, name, spec, method, options, chunk_numel))
+        if progress:
+            progress(i + 1, total, name)
+    if capture:
+        step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
+        kw = {} if sample_numel is None else {"sample_numel": sample_numel}
+        for act in src.capture(spec, method, progress=step, **kw, **options):
+            rows.append(activation_row(act))
+        if progress:
+            progress(total, total, "activations")
+    return pd.DataFrame(rows, columns=COLUMNS)

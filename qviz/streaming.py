@@ -1,0 +1,247 @@
+"""One large tensor, analysed in row chunks: the same numbers as the whole-tensor path, in bounded memory.
+
+:func:`qviz.analyze` sends tensors over ``chunk_numel`` values here, so that
+peak memory is the tensor itself plus a fixed multiple of one chunk (instead of
+a multiple of the tensor). Chunks are runs of rows along axis 0:
+
+* blocks inside a chunk (per-channel on axis 0, per-group): each chunk is
+  calibrated on its own (a block's range depends only on its values);
+* blocks spanning chunks (per-tensor, per-channel on another axis): a streaming
+  :class:`qviz.Calibrator` observes every chunk first, then its one
+  ``QParams`` quantizes each chunk.
+
+Error metrics are exact combinations: sums (``Σe²``, ``Σx²``, ``Σx·x̂``, …) add
+over chunks, and code usage / wasted range are taken per block (blocks inside
+chunks) or from code sets and code ranges accumulated per block (spanning
+blocks). The statistics stream through :class:`Moments`.
+
+Example
+-------
+>>> import numpy as np
+>>> from qviz.spec import QuantSpec
+>>> x = np.random.default_rng(0).normal(size=(64, 32)).astype(np.float32)
+>>> quant, m = quantize_chunked(x, QuantSpec(), "minmax", {}, chunk_numel=256)
+>>> round(m["sqnr_db"]), quant["n_blocks"], round(stream_stats(x, QuantSpec(), 256, 0)["std"], 2)
+(41, 1, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import blocks
+from .affine import fake_quantize, quantize
+from .metrics import _db, error_metrics
+from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+from .stats import range_ratio
+
+CHUNK = 1 << 21
+MAX_CODE_TABLE = 1 << 27
+
+
+class Moments:
+    """Running count and central moments of finite values (float64 sums shifted by the first mean)."""
+
+    def __init__(self):
+        self.n = 0
+        self.shift = None
+        self.sums = np.zeros(4)
+
+    def add(self, finite_values: np.ndarray) -> None:
+        v = np.asarray(finite_values).ravel()
+        for i in range(0, v.size, CHUNK):
+            d = v[i : i + CHUNK].astype(np.float64)
+            if self.shift is None:
+                self.shift = float(d.mean())
+            d -= self.shift
+            d2 = d * d
+            self.sums += [d.sum(), d2.sum(), (d2 * d).sum(), (d2 * d2).sum()]
+            self.n += d.size
+
+    def result(self) -> dict:
+        """``{"mean", "std", "kurtosis"}`` as :func:`qviz.stats.tensor_stats` defines them (NaN when empty)."""
+        if not self.n:
+            return dict(mean=math.nan, std=math.nan, kurtosis=math.nan)
+        s1, s2, s3, s4 = self.sums / self.n
+        var = max(s2 - s1 * s1, 0.0)
+        m4 = s4 - 4 * s1 * s3 + 6 * s1 * s1 * s2 - 3 * s1**4
+        return dict(mean=self.shift + s1, std=math.sqrt(var), kurtosis=m4 / (var * var) - 3.0 if var > 0 else math.nan)
+
+
+def spans_chunks(spec: QuantSpec, ndim: int) -> bool:
+    """True when one block covers rows of several chunks (per-tensor, per-channel off axis 0)."""
+    g = spec.granularity
+    return isinstance(g, PerTensor) or (isinstance(g, PerChannel) and g.axis % ndim != 0)
+
+
+def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int):
+    """Row slices of ``x`` of about ``chunk_numel`` values, aligned to per-group blocks on axis 0."""
+    per_row = max(int(np.prod(x.shape[1:], dtype=np.int64)), 1)
+    step = max(1, chunk_numel // per_row)
+    g = spec.granularity
+    if isinstance(g, PerGroup) and g.axis % x.ndim == 0:
+        step = max(g.group_size, step - step % g.group_size)
+    for i in range(0, x.shape[0], step):
+        yield x[i : i + step]
+
+
+def stream_stats(x: np.ndarray, spec: QuantSpec, chunk_numel: int, axis: int) -> dict:
+    """:func:`qviz.stats.tensor_stats` of ``x`` (ndim ≥ 1), chunk by chunk."""
+    m = Moments()
+    lo = hi = None
+    nonfinite = 0
+    a = axis % x.ndim
+    parts_lo, parts_hi = [], []
+    for c in chunks(x, spec, chunk_numel):
+        finite = np.isfinite(c)
+        vals = c if finite.all() else c[finite]
+        nonfinite += c.size - vals.size
+        if vals.size:
+            lo = min(lo, float(vals.min())) if lo is not None else float(vals.min())
+            hi = max(hi, float(vals.max())) if hi is not None else float(vals.max())
+            m.add(vals)
+        clo, chi = blocks.block_min_max(c, PerChannel(a))
+        if a == 0:
+            parts_lo.append(clo.ravel())
+            parts_hi.append(chi.ravel())
+        else:
+            parts_lo = [clo.ravel() if not parts_lo else np.minimum(parts_lo[0], clo.ravel())]
+            parts_hi = [chi.ravel() if not parts_hi else np.maximum(parts_hi[0], chi.ravel())]
+    out = dict(min=math.nan if lo is None else lo, max=math.nan if hi is None else hi, nonfinite=int(nonfinite), **m.result())
+    ch_lo, ch_hi = np.concatenate(parts_lo), np.concatenate(parts_hi)
+    out["channel_range_ratio"] = range_ratio(ch_lo, ch_hi) if x.shape[a] > 1 else math.nan
+    return out
+
+
+def range_summary(calibrations: list) -> dict:
+    """Granularity, block count, lowest clip_min, highest clip_max, median scale and zero point."""
+
+    def cat(f):
+        return np.concatenate([np.ravel(f(c)) for c in calibrations])
+
+    return dict(
+        granularity=calibrations[0].qparams.spec.granularity.describe(),
+        n_blocks=int(cat(lambda c: c.qparams.scale).size),
+        clip_min=float(cat(lambda c: c.clip_min).min()),
+        clip_max=float(cat(lambda c: c.clip_max).max()),
+        scale=float(np.median(cat(lambda c: c.qparams.scale))),
+        zero_point=int(round(float(np.median(cat(lambda c: c.qparams.zero_point))))),
+    )
+
+
+def _calibrate_all(x, spec, method, options, chunk_numel):
+    """Per-chunk ``QParams`` and the summary of the ranges."""
+    from .calibrate import Calibrator, calibrate
+
+    if spans_chunks(spec, x.ndim):
+        cal = Calibrator(spec, method, **options)
+        for c in chunks(x, spec, chunk_numel):
+            cal.observe(c)
+        cals = [cal.compute()]
+    else:
+        cals = [calibrate(c, spec, method, **options) for c in chunks(x, spec, chunk_numel)]
+    summary = range_summary(cals)
+    return [c.qparams for c in cals], summary
+
+
+def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK):
+    """``(quant, metrics)`` of ``x`` (ndim ≥ 1) computed chunk by chunk.
+
+    ``quant`` is the range summary of :func:`qviz.analyze`, ``metrics`` every
+    field of :func:`qviz.error_metrics`, as computed on the whole tensor.
+    """
+    qps, quant = _calibrate_all(x, spec, method, options, chunk_numel)
+    span = len(qps) == 1 and spans_chunks(spec, x.ndim)
+    s = dict(sse=0.0, se=0.0, rs2=0.0, clip=0.0, signal=0.0, nh=0.0, dot=0.0, peak=0.0, maxerr=0.0, usage=0.0, wasted=0.0, nb=0)
+    n = nonfinite = 0
+    used = cmin = cmax = None
+    nl = spec.n_levels
+    for k, c in enumerate(chunks(x, spec, chunk_numel)):
+        qp = qps[0] if span else qps[k]
+        xh = fake_quantize(c, qp)
+        m = error_metrics(c, xh, qp)
+        n += m.n
+        nonfinite += m.nonfinite
+        if not m.n:
+            continue
+        fin = np.isfinite(c) & np.isfinite(xh)
+        xs, xq = (c, xh) if fin.all() else (np.where(fin, c, 0), np.where(fin, xh, 0))
+        xs, xq = xs.astype(np.float64).ravel(), xq.astype(np.float64).ravel()
+        s["signal"] += float(xs @ xs)
+        s["nh"] += float(xq @ xq)
+        s["dot"] += float(xs @ xq)
+        s["peak"] = max(s["peak"], float(np.abs(xs).max()))
+        s["maxerr"] = max(s["maxerr"], m.max_abs_error)
+        for key, v in (("sse", m.mse), ("se", m.mean_error), ("rs2", m.rmse_over_scale**2), ("clip", m.clip_mse)):
+            s[key] += v * m.n
+        if not span:
+            nb = int(np.size(qp.scale))
+            s["usage"] += m.code_usage * nb
+            s["wasted"] += m.wasted_range * nb
+            s["nb"] += nb
+            continue
+        codes = blocks.to_blocks(quantize(c, qp).astype(np.int64) - spec.qmin, spec.granularity)
+        finite_rows = blocks.to_blocks(np.isfinite(c), spec.granularity)
+        nb = codes.shape[0]
+        if used is None:
+            used = np.zeros((nb, nl), bool) if nb * nl <= MAX_CODE_TABLE else None
+            cmin, cmax = np.full(nb, np.iinfo(np.int64).max), np.full(nb, -1)
+        all_finite = bool(finite_rows.all())
+        if used is not None:
+            idx = codes + (np.arange(nb, dtype=np.int64) * nl)[:, None]
+            idx = idx.ravel() if all_finite else idx[finite_rows]
+            used |= (np.bincount(idx, minlength=nb * nl) > 0).reshape(nb, nl)
+        if all_finite:
+            cmin, cmax = np.minimum(cmin, codes.min(axis=1)), np.maximum(cmax, codes.max(axis=1))
+        else:
+            cmin = np.minimum(cmin, np.where(finite_rows, codes, np.iinfo(np.int64).max).min(axis=1))
+            cmax = np.maximum(cmax, np.where(finite_rows, codes, -1).max(axis=1))
+    nan = math.nan
+    metrics = dict.fromkeys(
+        [
+            "mse",
+            "sqnr_db",
+            "psnr_db",
+            "max_abs_error",
+            "mean_error",
+            "cosine",
+            "rmse_over_scale",
+            "clip_mse",
+            "round_mse",
+            "code_usage",
+            "wasted_range",
+        ],
+        nan,
+    )
+    metrics.update(n=n, nonfinite=nonfinite)
+    if not n:
+        return quant, metrics
+    sse, signal, nh = s["sse"], s["signal"], s["nh"]
+    if signal == 0 and nh == 0:
+        cosine = 1.0
+    elif signal == 0 or nh == 0:
+        cosine = 0.0
+    else:
+        cosine = s["dot"] / math.sqrt(signal * nh)
+    metrics.update(
+        mse=sse / n,
+        sqnr_db=_db(signal, sse),
+        psnr_db=_db(s["peak"] ** 2, sse / n) if sse else math.inf,
+        max_abs_error=s["maxerr"],
+        mean_error=s["se"] / n,
+        cosine=cosine,
+        rmse_over_scale=math.sqrt(s["rs2"] / n),
+        clip_mse=s["clip"] / n,
+        round_mse=(sse - s["clip"]) / n,
+    )
+    if not span:
+        metrics.update(code_usage=s["usage"] / s["nb"], wasted_range=s["wasted"] / s["nb"])
+    else:
+        seen = cmax >= 0
+        width = np.where(seen, cmax - cmin, 0).astype(np.float64)
+        metrics["wasted_range"] = float(np.mean(1.0 - width / (spec.qmax - spec.qmin)))
+        if used is not None:
+            metrics["code_usage"] = float(np.mean(used.sum(axis=1) / nl))
+    return quant, metrics
