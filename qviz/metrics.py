@@ -136,21 +136,21 @@ def error_metrics(x, x_hat, qparams: QParams | None = None) -> Metrics:
     if n == 0:
         return Metrics(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, 0, nonfinite)
     all_finite = n == x32.size
-    xs = x32.astype(np.float64) if all_finite else np.where(finite, x32, 0).astype(np.float64)
-    xh = xh32.astype(np.float64) if all_finite else np.where(finite, xh32, 0).astype(np.float64)
-    e = xh - xs
-    e2 = e * e
-    sse = float(e2.sum())
+    if not all_finite:
+        x32, xh32 = np.where(finite, x32, np.float32(0)), np.where(finite, xh32, np.float32(0))
+    xf, xhf = x32.ravel(), xh32.ravel()
+    e = np.subtract(xhf, xf, dtype=np.float64)  # the one float64 array: sums below accumulate in float64
+    sse = float(np.einsum("i,i->", e, e))
     mse = sse / n
-    signal = float(np.einsum("i,i->", xs.ravel(), xs.ravel()))
-    peak = float(np.abs(xs).max())
-    nh = float(np.einsum("i,i->", xh.ravel(), xh.ravel()))
+    signal = float(np.einsum("i,i->", xf, xf, dtype=np.float64))
+    nh = float(np.einsum("i,i->", xhf, xhf, dtype=np.float64))
+    peak = float(max(xf.max(), -xf.min()))
     if signal == 0 and nh == 0:
         cosine = 1.0
     elif signal == 0 or nh == 0:
         cosine = 0.0
     else:
-        cosine = float(np.einsum("i,i->", xs.ravel(), xh.ravel()) / math.sqrt(signal * nh))
+        cosine = float(np.einsum("i,i->", xf, xhf, dtype=np.float64) / math.sqrt(signal * nh))
     sqnr = _db(signal, sse)
     psnr = _db(peak * peak, mse) if sse else math.inf
     r_over_s = clip_mse = round_mse = usage = wasted = nan
@@ -158,24 +158,31 @@ def error_metrics(x, x_hat, qparams: QParams | None = None) -> Metrics:
         if not isinstance(qparams, QParams):
             raise ValueError(f"qparams must be qviz.QParams, got {type(qparams).__name__}")
         g = qparams.spec.granularity
-        scale = blocks.expand(qparams.scale.astype(np.float64), x32.shape, g)
-        e_lsb = blocks.split(e, g) / scale
-        r_over_s = math.sqrt(float((e_lsb * e_lsb).sum()) / n)
+        scale = qparams.scale.astype(np.float64)
+        if scale.size == 1:
+            lsb_sse = sse / float(scale.reshape(-1)[0]) ** 2
+        else:  # Σ_blocks (Σ e² in the block) / Δ_block²
+            ev = blocks.split(e.reshape(x32.shape), g)
+            axes = tuple(range(1, ev.ndim, 2))
+            per_block = np.square(ev).sum(axis=axes, keepdims=True)
+            lsb_sse = float((per_block / np.square(blocks.expand(scale, x32.shape, g))).sum())
+        r_over_s = math.sqrt(lsb_sse / n)
         t = rounded(x32, qparams)
         s = qparams.spec
-        clipped = ((t < s.qmin) | (t > s.qmax)).reshape(x32.shape)
-        clip_sse = float(e2[clipped & finite].sum()) if clipped.any() else 0.0
+        clipped = ((t < s.qmin) | (t > s.qmax)).reshape(-1)
+        if not all_finite:
+            clipped &= finite.reshape(-1)
+        clip_e = e[clipped] if clipped.any() else e[:0]
+        clip_sse = float(np.einsum("i,i->", clip_e, clip_e))
         clip_mse = clip_sse / n
         round_mse = (sse - clip_sse) / n
-        np.clip(t, np.float32(s.qmin), np.float32(s.qmax), out=t)
-        if not all_finite:
-            t = np.where(blocks.split(np.isfinite(x32), qparams.spec.granularity), t, np.float32(s.qmin))
+        np.clip(t, np.float32(s.qmin), np.float32(s.qmax), out=t)  # non-finite positions hold 0 here; _code_stats skips them
         usage, wasted = _code_stats(t, finite, qparams)
     return Metrics(
         mse=mse,
         sqnr_db=sqnr,
         psnr_db=psnr,
-        max_abs_error=float(np.abs(e).max()),
+        max_abs_error=float(max(e.max(), -e.min())),
         mean_error=float(e.sum() / n),
         cosine=cosine,
         rmse_over_scale=r_over_s,
