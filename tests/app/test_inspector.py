@@ -121,3 +121,19 @@ def test_unusual_uploads_are_handled_on_purpose(inspector, monkeypatch, array, e
     assert not inspector.exception, inspector.exception
     shown = " ".join([e.value for e in inspector.warning] + [e.value for e in inspector.info] + [m.label for m in inspector.metric])
     assert expect in shown
+
+
+def test_figures_stay_small_whatever_the_tensor_size(inspector, monkeypatch):
+    """4M values with 4096 channels: every figure is binned, so none grows with the tensor."""
+    import streamlit as st
+
+    x = np.random.default_rng(1).standard_t(3, size=(4096, 1024)).astype(np.float32)
+    buf = io.BytesIO()
+    np.save(buf, x)
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: _upload(None, "big.npy", buf.getvalue()))
+    inspector.segmented_control(key="src").set_value("Upload").run()
+    inspector.segmented_control(key="gran").set_value("channel").run()
+    assert not inspector.exception, inspector.exception
+    sizes = figure_sizes(inspector)
+    assert len(sizes) == 3
+    assert max(sizes) < 300_000, sizes
