@@ -10,10 +10,10 @@ a multiple of the tensor). Chunks are runs of rows along axis 0:
   :class:`qviz.Calibrator` observes every chunk first, then its one
   ``QParams`` quantizes each chunk.
 
-Error metrics are exact combinations: sums (``Σe²``, ``Σx²``, ``Σx·x̂``, …) add
-over chunks, and code usage / wasted range are taken per block (blocks inside
-chunks) or from code sets and code ranges accumulated per block (spanning
-blocks). The statistics stream through :class:`Moments`.
+Error metrics are exact: each chunk's :class:`qviz.metrics.ErrorSums` merge
+(sums add; code ranges and code sets merge per block when the blocks span chunks,
+and concatenate when each chunk has its own blocks). The statistics stream
+through :class:`Moments`.
 
 Example
 -------
@@ -32,13 +32,12 @@ import math
 import numpy as np
 
 from . import blocks
-from .affine import fake_quantize, quantize
-from .metrics import _db, error_metrics
+from .affine import fake_quantize
+from .metrics import error_sums
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from .stats import range_ratio
 
 CHUNK = 1 << 21
-MAX_CODE_TABLE = 1 << 27
 
 
 class Moments:
@@ -154,94 +153,9 @@ def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict,
     """
     qps, quant = _calibrate_all(x, spec, method, options, chunk_numel)
     span = len(qps) == 1 and spans_chunks(spec, x.ndim)
-    s = dict(sse=0.0, se=0.0, rs2=0.0, clip=0.0, signal=0.0, nh=0.0, dot=0.0, peak=0.0, maxerr=0.0, usage=0.0, wasted=0.0, nb=0)
-    n = nonfinite = 0
-    used = cmin = cmax = None
-    nl = spec.n_levels
+    total = None
     for k, c in enumerate(chunks(x, spec, chunk_numel)):
         qp = qps[0] if span else qps[k]
-        xh = fake_quantize(c, qp)
-        m = error_metrics(c, xh, qp)
-        n += m.n
-        nonfinite += m.nonfinite
-        if not m.n:
-            continue
-        fin = np.isfinite(c) & np.isfinite(xh)
-        xs, xq = (c, xh) if fin.all() else (np.where(fin, c, 0), np.where(fin, xh, 0))
-        xs, xq = xs.astype(np.float64).ravel(), xq.astype(np.float64).ravel()
-        s["signal"] += float(xs @ xs)
-        s["nh"] += float(xq @ xq)
-        s["dot"] += float(xs @ xq)
-        s["peak"] = max(s["peak"], float(np.abs(xs).max()))
-        s["maxerr"] = max(s["maxerr"], m.max_abs_error)
-        for key, v in (("sse", m.mse), ("se", m.mean_error), ("rs2", m.rmse_over_scale**2), ("clip", m.clip_mse)):
-            s[key] += v * m.n
-        if not span:
-            nb = int(np.size(qp.scale))
-            s["usage"] += m.code_usage * nb
-            s["wasted"] += m.wasted_range * nb
-            s["nb"] += nb
-            continue
-        codes = blocks.to_blocks(quantize(c, qp).astype(np.int64) - spec.qmin, spec.granularity)
-        finite_rows = blocks.to_blocks(np.isfinite(c), spec.granularity)
-        nb = codes.shape[0]
-        if used is None:
-            used = np.zeros((nb, nl), bool) if nb * nl <= MAX_CODE_TABLE else None
-            cmin, cmax = np.full(nb, np.iinfo(np.int64).max), np.full(nb, -1)
-        all_finite = bool(finite_rows.all())
-        if used is not None:
-            idx = codes + (np.arange(nb, dtype=np.int64) * nl)[:, None]
-            idx = idx.ravel() if all_finite else idx[finite_rows]
-            used |= (np.bincount(idx, minlength=nb * nl) > 0).reshape(nb, nl)
-        if all_finite:
-            cmin, cmax = np.minimum(cmin, codes.min(axis=1)), np.maximum(cmax, codes.max(axis=1))
-        else:
-            cmin = np.minimum(cmin, np.where(finite_rows, codes, np.iinfo(np.int64).max).min(axis=1))
-            cmax = np.maximum(cmax, np.where(finite_rows, codes, -1).max(axis=1))
-    nan = math.nan
-    metrics = dict.fromkeys(
-        [
-            "mse",
-            "sqnr_db",
-            "psnr_db",
-            "max_abs_error",
-            "mean_error",
-            "cosine",
-            "rmse_over_scale",
-            "clip_mse",
-            "round_mse",
-            "code_usage",
-            "wasted_range",
-        ],
-        nan,
-    )
-    metrics.update(n=n, nonfinite=nonfinite)
-    if not n:
-        return quant, metrics
-    sse, signal, nh = s["sse"], s["signal"], s["nh"]
-    if signal == 0 and nh == 0:
-        cosine = 1.0
-    elif signal == 0 or nh == 0:
-        cosine = 0.0
-    else:
-        cosine = s["dot"] / math.sqrt(signal * nh)
-    metrics.update(
-        mse=sse / n,
-        sqnr_db=_db(signal, sse),
-        psnr_db=_db(s["peak"] ** 2, sse / n) if sse else math.inf,
-        max_abs_error=s["maxerr"],
-        mean_error=s["se"] / n,
-        cosine=cosine,
-        rmse_over_scale=math.sqrt(s["rs2"] / n),
-        clip_mse=s["clip"] / n,
-        round_mse=(sse - s["clip"]) / n,
-    )
-    if not span:
-        metrics.update(code_usage=s["usage"] / s["nb"], wasted_range=s["wasted"] / s["nb"])
-    else:
-        seen = cmax >= 0
-        width = np.where(seen, cmax - cmin, 0).astype(np.float64)
-        metrics["wasted_range"] = float(np.mean(1.0 - width / (spec.qmax - spec.qmin)))
-        if used is not None:
-            metrics["code_usage"] = float(np.mean(used.sum(axis=1) / nl))
-    return quant, metrics
+        part = error_sums(c, fake_quantize(c, qp), qp)
+        total = part if total is None else total.merge(part, same_blocks=span)
+    return quant, total.metrics().as_dict()
