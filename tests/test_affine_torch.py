@@ -35,11 +35,11 @@ import numpy as np
 import pytest
 from qviz_testutil import assert_bitwise_equal
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver  # noqa: E402
 
 import qviz  # noqa: E402
-from qviz import PerChannel, PerTensor, QParams, QuantSpec  # noqa: E402
+from qviz import PerChannel, QParams, QuantSpec  # noqa: E402
 
 warnings.filterwarnings("ignore", module=r"torch\.ao\.quantization.*")
 pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions.*:UserWarning")

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from qviz_testutil import assert_bitwise_equal, bits_of
@@ -269,7 +269,7 @@ def test_inputs_are_never_modified(case):
 @settings(max_examples=30)
 @given(cases())
 def test_torch_inputs_never_modified_and_torch_out(case):
-    torch = pytest.importorskip("torch")
+    import torch
     spec, x = case
     t = torch.from_numpy(x.copy())
     keep = t.clone()
@@ -289,7 +289,7 @@ def test_torch_inputs_never_modified_and_torch_out(case):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float64", "int32", "uint8", "bool", "int8"])
 def test_other_input_dtypes(dtype, rng):
-    torch = pytest.importorskip("torch")
+    import torch
     base = rng.normal(0, 3, (5, 6))
     spec = QuantSpec(bits=4, granularity=PerChannel(1))
     if dtype in ("bfloat16",):
@@ -324,7 +324,7 @@ def test_other_input_dtypes(dtype, rng):
 @given(cases(quantizer="midtread"))
 def test_midtread_nearest_matches_torch_fake_quant(case):
     """Any bit width 1..16 and any range: the same bits as torch's kernels (per-tensor; per-channel too)."""
-    torch = pytest.importorskip("torch")
+    import torch
     spec, x = case
     if isinstance(spec.granularity, PerGroup):
         spec = QParams_like(qviz.QParams(None, None, spec), granularity=PerTensor()).spec
