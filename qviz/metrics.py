@@ -132,7 +132,7 @@ class ErrorSums:
         elif self.signal == 0 or self.nh == 0:
             cosine = 0.0
         else:
-            cosine = self.dot / math.sqrt(self.signal * self.nh)
+            cosine = min(1.0, max(-1.0, self.dot / math.sqrt(self.signal * self.nh)))  # float64 rounding can pass ±1
         usage = wasted = nan
         if self.code_lo is not None:
             spec = self.spec
