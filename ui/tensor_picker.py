@@ -2,11 +2,13 @@
 
 Built-ins are the same for everyone, so they are cached globally; an upload stays in
 its own session (session-scoped cache, one upload kept per session) and is never
-served to another user.
+served to another user. ``qviz app PATH`` sets the environment variable ``QVIZ_OPEN``: that
+file, folder or built-in is offered as a fourth source, "File", and selected by default.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,34 @@ def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
     return x
 
 
+def opened_path() -> str | None:
+    """The file, folder or built-in ``qviz app PATH`` passed (``QVIZ_OPEN``), if it still exists."""
+    path = os.environ.get("QVIZ_OPEN", "")
+    return path if path and (os.path.exists(path) or path in qviz.builtin_names()) else None
+
+
+def _stamp(path: str) -> float:
+    return os.path.getmtime(path) if os.path.exists(path) else 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _path_source(path: str, mtime: float):  # the server operator's own file: cached for everyone, reloaded when it changes
+    try:
+        return qviz.open_source(path)
+    except qviz.SourceError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file still reads as one line
+        name = os.path.basename(path.rstrip("/")) or path
+        raise qviz.SourceError(f"{name}: cannot be read ({type(e).__name__}: {e}); the file may be corrupted: save it again") from None
+
+
+@st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)
+def _path_tensor(path: str, mtime: float, tensor: str) -> np.ndarray:
+    x = _path_source(path, mtime).load(tensor)
+    x.setflags(write=False)
+    return x
+
+
 def _tensor_select(source, label_prefix: str) -> str | None:
     names = source.names()
     if not names:
@@ -70,12 +100,23 @@ def _tensor_select(source, label_prefix: str) -> str | None:
 
 
 SAMPLE, MODEL, UPLOAD = "Sample", "Built-in model", "Upload"  # also their values in the URL (?src=…)
+FILE = "File"  # the path of `qviz app PATH`, only when QVIZ_OPEN is set
 
 
 def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
-    kind = st.segmented_control("Source", [SAMPLE, MODEL, UPLOAD], default=default_source, key="src", bind=QUERY) or default_source
+    path = opened_path()
+    sources, default_source = ([SAMPLE, MODEL, UPLOAD, FILE], FILE) if path else ([SAMPLE, MODEL, UPLOAD], default_source)
+    kind = st.segmented_control("Source", sources, default=default_source, key="src", bind=QUERY,
+                                help=f"File: {path}" if path else None) or default_source
     try:
+        if kind == FILE:
+            source = _path_source(path, _stamp(path))
+            tensor = _tensor_select(source, source.label)
+            if tensor is None:
+                return None
+            x = _path_tensor(path, _stamp(path), tensor)
+            return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
@@ -104,6 +145,9 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
         return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor))
     except qviz.SourceError as e:
         st.error(str(e))
+        return None
+    except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file must still read as one line
+        st.error(f"The tensor could not be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}); the file may be damaged: save it again.")
         return None
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import pickletools
 import re
 import warnings
@@ -142,6 +143,8 @@ class TorchSource(Source):
             IndexError,
             TypeError,
             AttributeError,
+            struct.error,
+            UnicodeDecodeError,
         ) as e:
             raise fail(
                 label,

@@ -1,0 +1,8 @@
+"""``python -m qviz …``: the command line (:mod:`qviz.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The five commands of :mod:`qviz.cli`, one small function each, and their arguments.
+
+Example
+-------
+>>> from qviz.cli import main
+>>> main(["calibrate", "samples", "--tensor", "uniform", "--json", "--out", "/dev/null"])
+0
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cli import UsageError, dump_json, emit, method_options, open_path, options_for, progress_for, spec_from_args
+
+TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
+         "note"]
+
+
+def _warn(msg: str) -> None:
+    sys.stderr.write(f"qviz: {msg}\n")
+
+
+def _check_readable(df: pd.DataFrame, label: str) -> None:
+    """Exit 2 when no tensor could be read at all (a truncated or corrupt file); warn when some could not."""
+    weights = df[df["kind"] == "weight"]
+    unread = weights[weights["note"].str.startswith(f"{label}:")]
+    if len(weights) and len(unread) == len(weights):
+        raise UsageError(unread["note"].iloc[0])
+    if len(unread):
+        _warn(f"warning: {len(unread)} of {len(weights)} tensors could not be read, e.g. {unread['note'].iloc[0]}")
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """A readable fixed-width table of the main columns (csv/json have them all)."""
+    t = df[TABLE].copy()
+    t["shape"] = t["shape"].map(lambda s: "×".join(map(str, s)) or "scalar")
+    t["note"] = t["note"].map(lambda s: s if len(s) <= 60 else s[:57] + "…")
+    for c in ("clip_min", "clip_max", "scale"):
+        t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    for c in ("sqnr_db", "psnr_db"):
+        t[c] = t[c].map(lambda v: "" if pd.isna(v) else ("inf" if np.isinf(v) else f"{v:.2f}"))
+    t["zero_point"] = t["zero_point"].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return t.to_string(index=False) + "\n"
+
+
+def scan(a) -> int:
+    spec = spec_from_args(a)
+    method, options = method_options(a)
+    from .analyze import analyze
+
+    src = open_path(a.path)
+    bar = progress_for(a)
+    try:
+        df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+    finally:
+        bar.close()
+    _check_readable(df, src.label)
+    if a.format == "csv":
+        out = df.assign(shape=df["shape"].map(lambda s: "x".join(map(str, s)))).to_csv(index=False)
+    elif a.format == "json":
+        out = dump_json([{k: (list(v) if k == "shape" else v) for k, v in r.items()} for r in df.to_dict("records")])
+    else:
+        out = f"{src.label} · {spec.describe()} · calibrator {method}\n" + format_table(df)
+    emit(out, a.out)
+    return 0
+
+
+def calibrate_cmd(a) -> int:
+    from .affine import fake_quantize
+    from .analyze import weight_spec
+    from .calibrate import calibrate, calibrator_names
+    from .export import calibration_entry, spec_dict
+    from .metrics import error_metrics
+
+    spec = spec_from_args(a)
+    method, options = method_options(a, allow_all=True)
+    src = open_path(a.path)
+    names = src.names()
+    if a.tensor is None:
+        if len(names) != 1:
+            raise UsageError(f"{src.label} holds {len(names)} tensors: choose one with --tensor (e.g. --tensor {names[0]})"
+                             if names else f"{src.label}: holds no tensors")
+        a.tensor = names[0]
+    x = src.load(a.tensor)
+    info = src.info(a.tensor)
+    tspec, note = weight_spec(spec, x.shape)
+    if note:
+        _warn(f"note: {note}")
+    methods = [m for m in calibrator_names() if m != "moving_average"] if method == "all" else [method]
+    results = []
+    for m in methods:
+        try:
+            c = calibrate(x, tspec, m, **options_for(m, options))
+        except ValueError as e:
+            raise UsageError(f"{src.label}: tensor {a.tensor!r}: {e}") from None
+        met = error_metrics(x, fake_quantize(x, c.qparams), c.qparams).as_dict()
+        entry = calibration_entry(c, "weight", info.shape, info.dtype, note)
+        results.append({"calibrator": m, "criterion": c.criterion, **{k: entry[k] for k in (
+            "granularity", "axis", "group_size", "grid", "clip_min", "clip_max", "scale", "zero_point", "qmin", "qmax", "amax")},
+            "data_min": float(np.min(c.data_min)), "data_max": float(np.max(c.data_max)), "n": c.n, "metrics": met})
+    if a.json:
+        emit(dump_json({"source": src.label, "tensor": a.tensor, "shape": list(info.shape), "dtype": info.dtype,
+                        "spec": spec_dict(tspec), "note": note, "calibrations": results}), a.out)
+        return 0
+    rows = [{"calibrator": r["calibrator"], "clip_min": float(np.min(r["clip_min"])), "clip_max": float(np.max(r["clip_max"])),
+             "scale": float(np.median(r["scale"])), "zero_point": int(np.median(r["zero_point"])),
+             "sqnr_db": r["metrics"]["sqnr_db"], "psnr_db": r["metrics"]["psnr_db"], "mse": r["metrics"]["mse"],
+             "clip_mse": r["metrics"]["clip_mse"], "round_mse": r["metrics"]["round_mse"]} for r in results]
+    head = f"{src.label} · {a.tensor} {tuple(info.shape)} · {tspec.describe()}"
+    if results[0]["grid"] and np.prod(results[0]["grid"]) > 1:
+        head += " (clip range over all blocks, median scale and zero point; --json for every block)"
+    emit(head + "\n" + pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.6g}") + "\n", a.out)
+    return 0
+
+
+def report(a) -> int:
+    from .report import write_report
+
+    spec = spec_from_args(a)
+    method, options = method_options(a)
+    if a.worst < 1 or a.histograms < 0:
+        raise UsageError("--worst must be at least 1 and --histograms at least 0")
+    src = open_path(a.path)
+    bar = progress_for(a)
+    try:
+        from .analyze import analyze
+
+        df = analyze(src, spec, method, progress=bar, **options)
+    finally:
+        bar.close()
+    _check_readable(df, src.label)
+    size = write_report(a.out, src, spec, method, worst=a.worst, histograms=a.histograms, df=df, **options)
+    _warn(f"wrote {a.out} ({size / 1e6:.1f} MB, opens offline)")
+    return 0
+
+
+def export(a) -> int:
+    from . import export as ex
+
+    spec = spec_from_args(a)
+    method, options = method_options(a)
+    if (a.trt_cache or a.trt_ranges) and not (spec.bits == 8 and spec.signed and spec.symmetric):
+        _warn("warning: TensorRT quantizes int8 symmetric; its files get amax = max(|clip_min|, |clip_max|) of this spec's ranges")
+    src = open_path(a.path)
+    bar = progress_for(a)
+    try:
+        params = ex.export_params(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+    finally:
+        bar.close()
+    if not params["tensors"]:
+        raise UsageError(f"{src.label}: no tensor could be quantized ({next(iter(params['skipped'].values()), 'none found')})")
+    ex.write_json(params, a.out)
+    written = [a.out]
+    if a.ort:
+        ex.write_json(ex.ort_calibration_table(params), a.ort)
+        written.append(a.ort)
+    if a.ort_overrides:
+        overrides, left_out = ex.ort_overrides(params)
+        ex.write_json(overrides, a.ort_overrides)
+        written.append(a.ort_overrides)
+        if left_out:
+            _warn(f"note: {len(left_out)} tensors not in the ONNX Runtime overrides (per-group or activations), e.g. {left_out[0]}")
+    for path, fn in ((a.trt_ranges, ex.trt_dynamic_ranges), (a.trt_cache, ex.trt_calibration_cache)):
+        if path:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(fn(params))
+            written.append(path)
+    skipped = f", {len(params['skipped'])} skipped (see 'skipped')" if params["skipped"] else ""
+    _warn(f"exported {len(params['tensors'])} tensors{skipped}: {', '.join(written)}")
+    return 0
+
+
+def app_command(a, root: Path | None = None) -> list[str]:
+    """The command line ``qviz app`` runs (``python -m streamlit run <repo>/app.py …``)."""
+    root = root or Path(__file__).resolve().parents[1]
+    script = root / "app.py"
+    if not script.is_file():
+        raise UsageError(f"the dashboard's app.py is not next to the qviz package ({root}); run qviz app from a clone of the repository")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script)]
+    if a.port:
+        cmd += ["--server.port", str(a.port)]
+    return cmd
+
+
+def app(a) -> int:
+    env = dict(os.environ)
+    if a.path:
+        open_path(a.path)  # a bad file fails here, in one line, before the server starts
+        env["QVIZ_OPEN"] = a.path if not os.path.exists(a.path) else os.path.abspath(a.path)
+    cmd = app_command(a)
+    return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
+
+
+def _path(p, required: bool = True) -> None:
+    p.add_argument("path", metavar="PATH", nargs=None if required else "?", help="a file, a model folder, or a built-in name")
+
+
+def _scan_args(p):
+    _path(p)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="default table")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
+    p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
+
+
+def _calibrate_args(p):
+    _path(p)
+    p.add_argument("--tensor", metavar="NAME", help="the tensor (optional when the file holds one)")
+    p.add_argument("--json", action="store_true", help="JSON with per-block lists instead of a table")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+
+
+def _report_args(p):
+    _path(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="the HTML file to write")
+    p.add_argument("--worst", type=int, default=10, help="rows of the worst-layers table (default 10)")
+    p.add_argument("--histograms", type=int, default=5, help="worst weights drawn with every calibrator (default 5)")
+    p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
+
+
+def _export_args(p):
+    _path(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="qviz JSON: per-tensor (per-block) clip ranges, scales, zero points")
+    p.add_argument("--ort", metavar="FILE", help="also ONNX Runtime's calibration cache (TensorsData JSON)")
+    p.add_argument("--ort-overrides", metavar="FILE", help="also ONNX Runtime TensorQuantOverrides (each weight's scale, zero point)")
+    p.add_argument("--trt-ranges", metavar="FILE", help="also TensorRT per-tensor dynamic ranges ('name: amax' lines)")
+    p.add_argument("--trt-cache", metavar="FILE", help="also a TensorRT INT8 calibration cache (trtexec --calib)")
+    p.add_argument("--no-activations", action="store_true", help="weights only")
+    p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
+
+
+def _app_args(p):
+    _path(p, required=False)
+    p.add_argument("--port", type=int, help="server port (default Streamlit's 8501)")
+
+
+COMMANDS = {
+    "scan": (scan, "Per-layer table of qviz.analyze: range, scale, zero point, SQNR/PSNR of every tensor.",
+             "qviz scan model.safetensors --granularity channel --calibrator percentile --format csv --out layers.csv", _scan_args),
+    "calibrate": (calibrate_cmd, "One tensor's calibration: clip range, scale, zero point and error, for one calibrator or all.",
+                  "qviz calibrate digits_cnn --tensor fc1.weight --calibrator all --json", _calibrate_args),
+    "report": (report, "A standalone HTML report (opens offline): SQNR/PSNR per layer, the worst layers, every calibrator on them.",
+               "qviz report model.onnx --out report.html --bits 8 --granularity channel", _report_args),
+    "export": (export, "Quantization parameters as JSON, and for ONNX Runtime / TensorRT.",
+               "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
+    "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
+            "qviz app model.safetensors --port 8502", _app_args),
+}
