@@ -20,6 +20,16 @@ from .affine import QParams, choose_qparams, dequantize, fake_quantize, quantize
 from .analyze import analyze
 from .blocks import block_min_max, block_size, grid_shape
 from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names
+from .formats import FORMATS, Format, compare_formats, format_names, get_format
+from .intarith import (
+    QFormat,
+    check_matmul,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    quantized_conv2d,
+    quantized_matmul,
+    requantize,
+)
 from .metrics import Metrics, error_metrics
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
@@ -54,4 +64,17 @@ __all__ = [
     "TensorInfo",
     "builtin_names",
     "analyze",
+    # formats beyond uniform int, and integer-only arithmetic
+    "FORMATS",
+    "Format",
+    "format_names",
+    "get_format",
+    "compare_formats",
+    "quantize_multiplier",
+    "multiply_by_quantized_multiplier",
+    "requantize",
+    "QFormat",
+    "quantized_matmul",
+    "quantized_conv2d",
+    "check_matmul",
 ]

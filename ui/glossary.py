@@ -24,6 +24,12 @@ GLOSSARY = [
     ("channel range ratio", "widest per-channel range over the narrowest.",
      "Near 1: per-tensor is fine. Above ≈ 10: per-channel scales pay off."),
     ("cosine", "x·x̂ / (‖x‖‖x̂‖).", "int8 usually gives > 0.999; below 0.99 the layer is badly hurt."),
+    ("bits per value", "stored bits per number, scales included: element bits + scale bits / block size (NF4: 4 + 32/64 = 4.5; MXFP4: 4 + 8/32 = 4.25).",
+     "Compare formats at equal bits per value, not equal element bits: finer blocks buy SQNR with scale bits."),
+    ("NF4 / FP8 / MX", "NF4: 16 normal-quantile levels per 64-value block (QLoRA). FP8 E4M3/E5M2: 8-bit floats. MX: 32 values share a power-of-two scale (OCP).",
+     "On Gaussian-like weights at ≈ 4 bits, NF4 and k-means beat a per-tensor int4 grid by ≈ 5 dB; FP formats shine on heavy tails."),
+    ("M0, shift", "a real multiplier M = S1/S2 stored as an int32 M0 (Q0.31, in [0.5, 1)) and a power of two: M = M0 · 2^(shift − 31).",
+     "The integer path then matches the float path to within one code; more than one code off means a bug."),
 ]
 
 

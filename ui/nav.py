@@ -20,6 +20,8 @@ PAGES = [
     ("pages/inspector.py", "Tensor inspector", ":material/search:", "inspector"),
     ("pages/calibrators.py", "Calibrators", ":material/target:", "calibrators"),
     ("pages/layers.py", "Model layers", ":material/layers:", "layers"),
+    ("pages/formats.py", "Formats", ":material/scatter_plot:", "formats"),
+    ("pages/integer.py", "Integer arithmetic", ":material/calculate:", "integer"),
 ]
 #: URL-bound widget keys every page understands (see ui.spec_widgets and ui.tensor_picker)
 SHARED_KEYS = ("bits", "signed", "mode", "narrow", "quantizer", "rounding", "gran", "axis", "group", "gaxis",
