@@ -30,6 +30,7 @@ from .intarith import (
     quantized_matmul,
     requantize,
 )
+from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
@@ -64,6 +65,12 @@ __all__ = [
     "TensorInfo",
     "builtin_names",
     "analyze",
+    # from layer error to model error
+    "ModelQuantizer",
+    "task_metric",
+    "layer_errors",
+    "sensitivity",
+    "ptq_vs_qat",
     # formats beyond uniform int, and integer-only arithmetic
     "FORMATS",
     "Format",

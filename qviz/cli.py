@@ -1,4 +1,4 @@
-"""The command line: ``python -m qviz scan|calibrate|report|export|app`` (or the ``qviz`` entry point).
+"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|app`` (or the ``qviz`` entry point).
 
 Every command takes a path (a file, a model folder) or a built-in name, and the
 quantizer options of :class:`qviz.QuantSpec`. Bad input or arguments print one
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export or app (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity or app (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

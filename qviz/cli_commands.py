@@ -1,4 +1,4 @@
-"""The five commands of :mod:`qviz.cli`, one small function each, and their arguments.
+"""The commands of :mod:`qviz.cli`, one small function each, and their arguments.
 
 Example
 -------
@@ -177,6 +177,30 @@ def export(a) -> int:
     return 0
 
 
+def sensitivity_cmd(a) -> int:
+    from .impact import ModelQuantizer, sensitivity_report
+    from .sources.builtin import MODELS
+
+    spec = spec_from_args(a)
+    method, options = method_options(a)
+    if a.model not in MODELS:
+        raise UsageError(f"{a.model}: sensitivity needs a built-in model; choose one of {', '.join(MODELS)}")
+    bar = progress_for(a)
+    try:
+        mq = ModelQuantizer(a.model, method, **options_for(method, options))
+        rep = sensitivity_report(mq, spec, a.what, method, all_but_one=not a.one_at_a_time, progress=bar)
+    finally:
+        bar.close()
+    if a.json:
+        emit(dump_json(rep), a.out)
+        return 0
+    lines = [f"{a.model} · {spec.describe()} · {a.what} · calibrator {method}",
+             f"{rep['metric']}: fp32 {rep['fp32']:.4f}, quantized {rep['quantized']:.4f}", "most sensitive first:"]
+    lines += [f"  {i + 1:>2}. {r['layer']:<40} delta {r['delta']:+.4f}" for i, r in enumerate(rep["ranking"])]
+    emit("\n".join(lines) + "\n", a.out)
+    return 0
+
+
 def app_command(a, root: Path | None = None) -> list[str]:
     """The command line ``qviz app`` runs (``python -m streamlit run <repo>/app.py …``)."""
     root = root or Path(__file__).resolve().parents[1]
@@ -236,6 +260,16 @@ def _export_args(p):
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
 
 
+def _sensitivity_args(p):
+    p.add_argument("model", metavar="MODEL", help="a built-in model: digits_cnn or minilm")
+    p.add_argument("--what", choices=["weights", "activations", "both"], default="weights",
+                   help="quantize layer weights, layer inputs, or both (default weights)")
+    p.add_argument("--one-at-a-time", action="store_true", help="skip the all-but-one pass (half the evaluations)")
+    p.add_argument("--json", action="store_true", help='JSON {"metric", "fp32", "quantized", "ranking": [{"layer", "delta"}, …]}')
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
+
+
 def _app_args(p):
     _path(p, required=False)
     p.add_argument("--port", type=int, help="server port (default Streamlit's 8501)")
@@ -250,6 +284,8 @@ COMMANDS = {
                "qviz report model.onnx --out report.html --bits 8 --granularity channel", _report_args),
     "export": (export, "Quantization parameters as JSON, and for ONNX Runtime / TensorRT.",
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
+    "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
+                    "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }

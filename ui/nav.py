@@ -20,6 +20,7 @@ PAGES = [
     ("pages/inspector.py", "Tensor inspector", ":material/search:", "inspector"),
     ("pages/calibrators.py", "Calibrators", ":material/target:", "calibrators"),
     ("pages/layers.py", "Model layers", ":material/layers:", "layers"),
+    ("pages/impact.py", "Model impact", ":material/insights:", "impact"),
     ("pages/formats.py", "Formats", ":material/scatter_plot:", "formats"),
     ("pages/integer.py", "Integer arithmetic", ":material/calculate:", "integer"),
 ]

@@ -3,11 +3,13 @@
 from .calibration import curve_figure, thresholds_figure
 from .channels import channel_range_figure, outlier_channels
 from .distribution import codes_figure, display_range, histogram_figure
+from .impact import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from .layers import layer_bars_figure, worst_layers
 from .quantizer import error_figure, staircase, transfer_figure
 
 __all__ = [
     "layer_bars_figure",
+    "sensitivity_figure", "errors_figure", "pareto_figure", "qat_figure",
     "worst_layers",
     "thresholds_figure",
     "curve_figure",
