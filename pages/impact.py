@@ -50,6 +50,8 @@ abo = st.toggle("Also quantize all but one layer", not big, key="iabo", bind=QUE
 sens = impact.sensitivity(model, spec, what, method, opts, abo)
 st.plotly_chart(sensitivity_figure(sens, s["metric"], title=f"Sensitivity · {spec.describe()} · {what}"), key="sens", width="stretch")
 st.caption("Taller bars cost more: blue is the drop when only this layer is quantized, orange what keeping only this layer in fp32 recovers.")
+if "delta" in sens and (sens["delta"].abs() < 1e-9).all():
+    st.info(f"At {spec.bits} bits no layer changes the {s['metric']}: every layer is safe. Lower the bits in the sidebar (e.g. 3) to see which layers matter.")
 st.dataframe(sens, hide_index=True, width="stretch", key="sens_table")
 
 st.subheader("Isolated against accumulated error")
