@@ -22,7 +22,7 @@ QUERY = "query-params"
 spec = spec_controls(granularity=True)
 st.title("Calibrators")
 st.caption("Which clipping range should this tensor get? Every calibrator answers on the same histogram; the table says what each answer costs.")
-picked = require_tensor(spec, "calibrate")
+picked = require_tensor(spec is not None, "calibrate")
 pct = float(st.select_slider("Percentile (for the percentile calibrator)", [99.0, 99.9, 99.99, 99.999], value=99.99, key="pct", bind=QUERY))
 try:
     results = compute.compare(picked.key, picked.x, spec, pct)

@@ -10,7 +10,7 @@ from qviz.binning import histogram
 from qviz.plots.formats import levels_figure, sqnr_bits_figure
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
-from ui.tensor_picker import pick_tensor
+from ui.tensor_picker import require_tensor
 
 leave_legacy_pages_mode()
 
@@ -45,12 +45,7 @@ def _compare(key: str, _x: np.ndarray, bins: int):
 st.title("Formats")
 st.caption("One tensor under uniform int, logarithmic, k-means, NF4, FP8, FP4 and MX formats: where each puts its levels, "
            "and what it costs per value once its scales are counted.")
-picked = pick_tensor()
-if picked is None:
-    st.stop()
-if picked.x.size == 0 or not np.isfinite(picked.x).any():
-    st.warning(f"{picked.label} has no finite values: there is nothing to quantize.")
-    st.stop()
+picked = require_tensor()
 
 c1, c2 = st.columns([3, 1])
 budget = c1.segmented_control("Compare at about", BUDGETS, default="4 bits", key="budget", bind=QUERY,

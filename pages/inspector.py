@@ -21,7 +21,7 @@ spec = spec_controls(granularity=True)
 method, options = calibrator_control()
 st.title("Tensor inspector")
 st.caption("Load a tensor (a sample, a built-in model's weight or your own file) and see its ranges and its quantization error.")
-picked = require_tensor(spec)
+picked = require_tensor(spec is not None)
 try:
     view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), st.session_state.get("block"))
 except ValueError as e:  # e.g. a group size that does not divide the axis

@@ -11,7 +11,7 @@ from qviz.intarith import QFormat, check_matmul, requantize
 from qviz.plots.intarith import requant_figure, terms_waterfall
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
-from ui.tensor_picker import pick_tensor
+from ui.tensor_picker import require_tensor
 
 leave_legacy_pages_mode()
 
@@ -36,12 +36,7 @@ st.title("Integer arithmetic")
 st.caption("How a quantized network computes with integers only (article 002; Jacob et al., CVPR 2018): "
            "a real multiplier becomes an int32 and a shift, and a product of codes needs zero-point corrections.")
 
-picked = pick_tensor()
-if picked is None:
-    st.stop()
-if picked.x.size == 0 or not np.isfinite(picked.x).any():
-    st.warning(f"{picked.label} has no finite values.")
-    st.stop()
+picked = require_tensor()
 check, s_out, z_out = _product(picked.key, picked.x)
 
 # ---- requantization --------------------------------------------------------------------------------

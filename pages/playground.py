@@ -62,7 +62,7 @@ with right:
     for key, (label, values) in EXAMPLES.items():
         st.button(label, key=key, on_click=_apply, args=(values,))
 with left:
-    picked = require_tensor(spec)
+    picked = require_tensor(spec is not None)
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 

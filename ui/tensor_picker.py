@@ -151,12 +151,15 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
         return None
 
 
-def require_tensor(spec, what: str = "quantize") -> Picked:
-    """:func:`pick_tensor`, then stop the page with a one-line message if there is nothing to ``what``."""
+def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:
+    """:func:`pick_tensor`, then stop the page with a one-line message if there is nothing to ``what``.
+
+    ``spec_ok`` is False when the sidebar's quantizer settings are invalid (the sidebar says why).
+    """
     picked = pick_tensor()
     if picked is None:
         st.stop()
-    if spec is None:
+    if not spec_ok:
         st.info("Fix the quantizer settings in the sidebar to see the result.")
         st.stop()
     if picked.x.size == 0 or not np.isfinite(picked.x).any():

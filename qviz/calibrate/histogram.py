@@ -280,24 +280,10 @@ class BlockHistogram:
         else:
             target = np.stack([-self._lo.astype(np.float64), self._hi.astype(np.float64)], 1)
             target = np.maximum(target, 0)
-        if not self.histogram:
+        if self.histogram:
+            hist = rebin(self._fine, self._R.astype(np.float64), target, self.num_bins, self.oversample)
+        else:
             hist = np.zeros((len(self._lo), 2, 0))
-            return Stats(
-                lo=self._lo.copy(),
-                hi=self._hi.copy(),
-                count=self._count.copy(),
-                zeros=self._zeros.copy(),
-                nonfinite=self._nonfinite.copy(),
-                hist=hist,
-                width=target / self.num_bins,
-                ma_lo=self._ma_lo.copy(),
-                ma_hi=self._ma_hi.copy(),
-                grid=self._grid,
-                n_batches=self.n_batches,
-            )
-        fine = self._fine
-        hist = rebin(fine, self._R.astype(np.float64), target, self.num_bins, self.oversample)
-        width = target / self.num_bins
         return Stats(
             lo=self._lo.copy(),
             hi=self._hi.copy(),
@@ -305,7 +291,7 @@ class BlockHistogram:
             zeros=self._zeros.copy(),
             nonfinite=self._nonfinite.copy(),
             hist=hist,
-            width=width,
+            width=target / self.num_bins,
             ma_lo=self._ma_lo.copy(),
             ma_hi=self._ma_hi.copy(),
             grid=self._grid,
