@@ -37,11 +37,7 @@ def _train(epochs: int, batch_size: int, lr: float, out: str) -> float:
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+        digits_cnn.train_epoch(model, opt, x, y, batch_size, gen)
         sched.step()
     model.eval()
     acc = digits_cnn.evaluate(model)

@@ -140,11 +140,7 @@ def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *,
             for n in mods:
                 mods[n].forward = patched(n)
             for e in range(epochs):
-                model.train()
-                for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-                    opt.zero_grad()
-                    torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-                    opt.step()
+                digits_cnn.train_epoch(model, opt, x, y, batch_size, gen)
                 if progress:
                     progress(e + 1, epochs, f"QAT epoch {e + 1}")
         finally:

@@ -121,6 +121,17 @@ def run(model, batch):
     return model(batch)
 
 
+def train_epoch(model, opt, x, y, batch_size: int, generator) -> None:
+    """One epoch of shuffled mini-batch cross-entropy training (used by the training script and QAT)."""
+    import torch
+
+    model.train()
+    for idx in torch.randperm(len(x), generator=generator).split(batch_size):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+
+
 def evaluate(model) -> float:
     """Test accuracy (the task metric), 0 to 1."""
     import torch

@@ -27,3 +27,15 @@ def app() -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def open_page(at: AppTest, path: str) -> AppTest:
+    """Switch ``at`` to ``pages/<path>`` and check it rendered without an exception."""
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the st.metric whose label starts with ``label``."""
+    return next(m.value for m in at.metric if m.label.startswith(label))

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 import qviz
-from tests.app.conftest import figure_sizes, figures
+from tests.app.conftest import figure_sizes, figures, open_page
 
 
 @pytest.fixture
 def page(app):
-    app.switch_page("pages/calibrators.py").run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(app, "pages/calibrators.py")
 
 
 def test_every_calibrator_drawn_and_tabled(page):

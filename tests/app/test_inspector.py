@@ -7,18 +7,14 @@ import io
 import numpy as np
 import pytest
 
-from tests.app.conftest import figure_sizes, figures
+from tests.app.conftest import figure_sizes, figures, metric, open_page
 
 
 @pytest.fixture
 def inspector(app):
-    app.switch_page("pages/inspector.py").run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(app, "pages/inspector.py")
 
 
-def metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_default_render(inspector):

@@ -5,24 +5,20 @@ from __future__ import annotations
 import pytest
 
 from qviz.intarith import quantize_multiplier, requantize
-from tests.app.conftest import figure_sizes, figures
+from tests.app.conftest import figure_sizes, figures, metric, open_page
 
 
 @pytest.fixture
 def page(app):
-    app.switch_page("pages/integer.py").run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(app, "pages/integer.py")
 
 
-def _metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label.startswith(label))
 
 
 def test_default_view(page):
-    assert _metric(page, "M = S1 / S2") == "0.4"
+    assert metric(page, "M = S1 / S2") == "0.4"
     m0, shift = quantize_multiplier(0.02 / 0.05)
-    assert _metric(page, "M0") == str(m0) and _metric(page, "shift") == str(shift)
+    assert metric(page, "M0") == str(m0) and metric(page, "shift") == str(shift)
     steps = page.dataframe[0].value
     # q1 = 102: the integer path rounds twice and lands one code below the float path
     assert steps["value"].iloc[4] == "89" and steps["value"].iloc[6] == "90"
@@ -30,7 +26,7 @@ def test_default_view(page):
     assert [t["name"] for t in requant["data"]] == ["float path", "integer path", "integer − float"]
     assert waterfall["data"][0]["type"] == "waterfall"
     assert max(figure_sizes(page)) < 100_000
-    assert _metric(page, "Q4.3") == "[-8, 7.875]"
+    assert metric(page, "Q4.3") == "[-8, 7.875]"
 
 
 def test_scales_and_q1_controls(page):
@@ -39,7 +35,7 @@ def test_scales_and_q1_controls(page):
     page.slider(key="q1").set_value(200).run()
     assert not page.exception
     r = requantize([200], 0.02, 128, 0.013, 7)
-    assert _metric(page, "shift") == str(r.shift)
+    assert metric(page, "shift") == str(r.shift)
     steps = page.dataframe[0].value
     assert steps["value"].iloc[4] == str(int(r.q2[0]))
 
@@ -48,13 +44,13 @@ def test_layer_mode_and_product_terms(page):
     page.segmented_control(key="src").set_value("Built-in model").run()
     page.segmented_control(key="from").set_value("layer").run()
     assert not page.exception
-    diff = _metric(page, "paths differ on")
+    diff = metric(page, "paths differ on")
     differ, total = int(diff.split()[0]), int(diff.split()[-1])
     assert total > 8 and differ <= total
     page.number_input(key="mi").set_value(3).run()
     assert not page.exception
     terms = figures(page)[1]["data"][0]
     assert sum(terms["y"][:4]) == int(terms["text"][4].replace(",", ""))  # the four terms add up to the accumulator
-    assert float(_metric(page, "SQNR of the integer product").split()[0]) > 25
+    assert float(metric(page, "SQNR of the integer product").split()[0]) > 25
     page.number_input(key="qm").set_value(5).run()
-    assert _metric(page, "Q5.3") == "[-16, 15.875]"
+    assert metric(page, "Q5.3") == "[-16, 15.875]"

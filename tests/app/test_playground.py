@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 import qviz
-from tests.app.conftest import figure_sizes, figures
+from tests.app.conftest import figure_sizes, figures, metric
 
 
-def metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def level_trace(fig: dict) -> dict:

@@ -103,3 +103,31 @@ def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+# --- helpers the browser tests share ---------------------------------------------------------
+CHART = '[data-testid="stPlotlyChart"]'
+
+
+def wait_for(page, js: str, timeout: int = 60_000) -> None:
+    page.wait_for_function(js, timeout=timeout)
+
+
+def wait_charts(page, n: int = 4, timeout: int = 60_000) -> None:
+    """Until at least ``n`` plotly charts have drawn their SVG."""
+    wait_for(page, f"document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= {n}", timeout)
+
+
+def metric(page, label: str) -> str:
+    """The value shown by the st.metric whose label contains ``label``."""
+    box = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def nav(page, title: str) -> None:
+    """Click the sidebar link of a page (ui.nav), screenshot on failure."""
+    try:
+        page.locator('[data-testid="stSidebar"] a[data-testid="qvizNavLink"]', has_text=title).first.click()
+    except Exception:
+        shot(page, f"failed-nav-{title}")
+        raise
