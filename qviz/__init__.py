@@ -32,6 +32,7 @@ from .intarith import (
 )
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
+from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
@@ -63,6 +64,7 @@ __all__ = [
     "Source",
     "SourceError",
     "TensorInfo",
+    "QuantizedTensor",
     "builtin_names",
     "analyze",
     # from layer error to model error

@@ -64,12 +64,17 @@ class TensorInfo:
         Name of the stored type: ``float32``, ``bfloat16``, ``int64``, ``bool``, …
     node : str
         Where it lives when that is more than its name (the ONNX node using it), else ``""``.
+    quantized : str
+        For a weight the file stores already quantized, its format (``"gguf:Q4_K"``, ``"gptq"``, …;
+        :meth:`Source.quantized` gives its codes and scales); ``dtype`` is then the stored element type
+        (``"Q4_K"``, ``"int4"``, …) and ``shape`` the dequantized shape.
     """
 
     name: str
     shape: tuple
     dtype: str
     node: str = ""
+    quantized: str = ""
     numel: int = field(init=False)
 
     def __post_init__(self):
@@ -96,6 +101,8 @@ class TensorInfo:
             out.append("empty")
         if not self.shape:
             out.append("scalar")
+        if self.quantized:
+            out.append("quantized")
         return tuple(out)
 
 
@@ -192,6 +199,11 @@ class Source:
 
     def _read(self, name: str):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def quantized(self, name: str):
+        """``name`` as stored, a :class:`qviz.quantized.QuantizedTensor` (quantized checkpoints only)."""
+        info = self.info(name)
+        raise fail(self.label, f"tensor {name!r} is stored as {info.dtype}, not quantized", "open a quantized checkpoint")
 
     def total_numel(self) -> int:
         return sum(i.numel for i in self._infos.values())

@@ -1,0 +1,142 @@
+"""A tensor as a checkpoint stores it already quantized: :class:`QuantizedTensor`.
+
+Readers of quantized checkpoints (GGUF, GPTQ, AWQ, compressed-tensors,
+bitsandbytes) describe each logical weight as blocks of integer codes, each
+block with its own scale (and zero point or min where the format has one)::
+
+    value = (codebook[code] - zero_point[block]) * scale[block] - min[block]
+
+``codebook`` maps a code to its value before the block's scale: ``arange(2**b)``
+for integer formats (the zero point then recentres it), the 16 NF4 / FP4 values,
+the FP8 grid, the signed values of a GGUF IQ grid. A *block* is the smallest
+group of values sharing one scale (a GGUF K-quant sub-block, a GPTQ group, a
+compressed-tensors group or channel).
+
+Example
+-------
+>>> import numpy as np
+>>> qt = QuantizedTensor(
+...     name="w", format="demo:int4", shape=(2, 4), bits=4, block_size=4,
+...     codes=np.array([[0, 7, 8, 15], [1, 2, 3, 4]]), scales=np.array([0.5, 2.0], np.float32),
+...     codebook=np.arange(16, dtype=np.float32), zero_points=np.array([8, 8], np.float32), nbytes=6)
+>>> qt.levels(0)[:3]
+array([-4. , -3.5, -3. ], dtype=float32)
+>>> qt.dequantize()[0]
+array([-4. , -0.5,  0. ,  3.5], dtype=float32)
+>>> qt.bits_per_weight
+6.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedTensor:
+    """One logical weight of a quantized checkpoint, in blocks of codes.
+
+    Attributes
+    ----------
+    name : str
+        The logical name (``model.layers.0.self_attn.q_proj.weight``), one per weight
+        whatever parts (``qweight``, ``scales``, ``qzeros``, …) the file stores.
+    format : str
+        ``"gguf:Q4_K"``, ``"gptq"``, ``"awq"``, ``"compressed-tensors:pack-quantized"``,
+        ``"compressed-tensors:float-quantized"``, ``"compressed-tensors:nvfp4"``,
+        ``"bitsandbytes:nf4"``, ``"bitsandbytes:int8"``, …
+    shape : tuple of int
+        Shape of the dequantized tensor.
+    bits : float
+        Bits per element code (4 for Q4_K, 8 for FP8, 2.0625 for IQ2 grids counted per value).
+    block_size : int
+        Values per scale.
+    codes : ndarray, shape (n_blocks, block_size)
+        Integer codes, indices into ``codebook``; blocks in the order of the
+        row-major dequantized tensor (``dequantize().reshape(n_blocks, block_size)``
+        gives each block's values), after any permutation the format applies.
+    scales : ndarray, shape (n_blocks,)
+        Effective float32 scale of each block.
+    codebook : ndarray
+        Value of each code before the block's scale (float32).
+    zero_points, mins : ndarray of shape (n_blocks,), optional
+        Per-block zero point (subtracted from the codebook value) and min (subtracted after scaling).
+    nbytes : int
+        Bytes this tensor takes on disk: codes, scales, zero points and metadata.
+    meta : dict
+        Format-specific facts worth showing (GGUF type, group index order, double quantization, …).
+    """
+
+    name: str
+    format: str
+    shape: tuple
+    bits: float
+    block_size: int
+    codes: np.ndarray
+    scales: np.ndarray
+    codebook: np.ndarray
+    zero_points: np.ndarray | None = None
+    mins: np.ndarray | None = None
+    nbytes: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        codes = np.asarray(self.codes)
+        if codes.ndim != 2:
+            raise ValueError(f"codes must be (n_blocks, block_size), got shape {codes.shape}")
+        if codes.shape[1] != self.block_size:
+            raise ValueError(f"codes have blocks of {codes.shape[1]} values but block_size is {self.block_size}")
+        for what in ("scales", "zero_points", "mins"):
+            a = getattr(self, what)
+            if a is not None and np.asarray(a).shape != (codes.shape[0],):
+                raise ValueError(f"{what} must have one value per block ({codes.shape[0]}), got shape {np.shape(a)}")
+        if int(np.prod(self.shape, dtype=object)) != codes.size:
+            raise ValueError(f"shape {tuple(self.shape)} holds {int(np.prod(self.shape))} values but codes hold {codes.size}")
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks (scales)."""
+        return int(self.codes.shape[0])
+
+    @property
+    def numel(self) -> int:
+        return int(self.codes.size)
+
+    @property
+    def bits_per_weight(self) -> float:
+        """Bytes on disk × 8 / values: scales, zero points and metadata included."""
+        return self.nbytes * 8 / self.numel if self.numel else float("nan")
+
+    def _offsets(self, sl) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scale = np.asarray(self.scales, np.float32)[sl]
+        zp = np.zeros_like(scale) if self.zero_points is None else np.asarray(self.zero_points, np.float32)[sl]
+        mn = np.zeros_like(scale) if self.mins is None else np.asarray(self.mins, np.float32)[sl]
+        return scale, zp, mn
+
+    def levels(self, block: int) -> np.ndarray:
+        """The sorted distinct values block ``block`` can output: ``(codebook − z)·s − m``."""
+        if not 0 <= int(block) < self.n_blocks:
+            raise ValueError(f"block must be in [0, {self.n_blocks - 1}], got {block}")
+        s, z, m = self._offsets(int(block))
+        cb = np.asarray(self.codebook, np.float32)
+        return np.unique((cb - np.float32(z)) * np.float32(s) - np.float32(m)).astype(np.float32)
+
+    def dequantize(self) -> np.ndarray:
+        """Every value, float32, in ``shape``: ``(codebook[codes] − z)·s − m`` per block."""
+        s, z, m = self._offsets(slice(None))
+        v = np.asarray(self.codebook, np.float32)[np.asarray(self.codes)]
+        out = (v - z[:, None]) * s[:, None] - m[:, None]
+        return out.astype(np.float32, copy=False).reshape(self.shape)
+
+    def code_counts(self) -> np.ndarray:
+        """How many values use each code (index into ``codebook``), summed over blocks."""
+        return np.bincount(np.asarray(self.codes).ravel().astype(np.int64), minlength=len(self.codebook))
+
+    def saturated_share(self) -> float:
+        """Share of values at the lowest or highest code of ``codebook``."""
+        cb = np.asarray(self.codebook)
+        lo, hi = int(np.argmin(cb)), int(np.argmax(cb))
+        c = np.asarray(self.codes)
+        return float(np.count_nonzero((c == lo) | (c == hi)) / c.size) if c.size else float("nan")
