@@ -126,7 +126,18 @@ def matching_spec(qt: QuantizedTensor) -> QuantSpec:
 CHUNK_BLOCKS = 4096
 
 
-def qviz_sqnr(x: np.ndarray, spec: QuantSpec, method: str) -> float:
+def _options(method: str, qt: QuantizedTensor, options: dict | None) -> dict:
+    if options is not None:
+        return dict(options)
+    histogram = method in ("mse", "entropy", "percentile")
+    return {"num_bins": SMALL_BLOCK_BINS} if histogram and qt.block_size <= SMALL_BLOCK_BINS else {}
+
+
+#: Histogram bins of the calibrators for blocks of at most this many values (see :func:`compare`).
+SMALL_BLOCK_BINS = 256
+
+
+def qviz_sqnr(x: np.ndarray, spec: QuantSpec, method: str, **options) -> float:
     """SQNR of ``qviz.calibrate(x, spec, method)`` + ``fake_quantize`` on ``x``.
 
     With a per-group spec along the last axis, rows are calibrated in chunks of about
@@ -144,7 +155,7 @@ def qviz_sqnr(x: np.ndarray, spec: QuantSpec, method: str) -> float:
     total = None
     for i in range(0, rows.shape[0], step):
         part = rows[i : i + step] if per_row else x
-        qp = calibrate(part, spec, method).qparams
+        qp = calibrate(part, spec, method, **options).qparams
         sums = error_sums(part, fake_quantize(part, qp), qp)
         total = sums if total is None else total.merge(sums, same_blocks=False)
     return float(total.metrics().sqnr_db) if total is not None else math.nan
@@ -185,6 +196,7 @@ def compare(
     method: str = "mse",
     spec: QuantSpec | None = None,
     *,
+    options: dict | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Pair an already-quantized checkpoint's tensors with the original's and measure each.
@@ -198,6 +210,9 @@ def compare(
         Calibrator of ``qviz_sqnr_db`` (``"mse"`` by default).
     spec : QuantSpec, optional
         qviz's quantizer for ``qviz_sqnr_db``; by default :func:`matching_spec` of each tensor.
+    options : dict, optional
+        Calibrator options. By default the histogram calibrators get ``num_bins=256`` when a block
+        holds at most 256 values (a finer histogram of so few values only costs time).
     progress : callable(done, total, name), optional
 
     Returns
@@ -241,7 +256,7 @@ def compare(
                 tspec = spec or matching_spec(qt)
                 row["qviz_spec"] = tspec.describe()
                 try:
-                    row["qviz_sqnr_db"] = qviz_sqnr(x, tspec, method)
+                    row["qviz_sqnr_db"] = qviz_sqnr(x, tspec, method, **_options(method, qt, options))
                 except ValueError as e:
                     row["note"] = f"qviz calibration failed: {e}"
             else:

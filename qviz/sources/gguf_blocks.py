@@ -239,15 +239,24 @@ def _iq4_xs(b):
     return Decoded(codes.reshape((n * 8, 32)), _flat(dl), IQ4_NL_VALUES, 4.0, 32)
 
 
-def _grid(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """gguf's lattice for an IQ type (n_entries, group) and the sorted signed per-value codebook."""
-    import gguf.quants as gq
+_GRIDS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    cls = getattr(gq, name)
-    cls.init_grid()
-    grid = np.asarray(cls.grid, np.float32).reshape(cls.grid_shape)
-    mags = np.unique(np.abs(grid))
-    return grid, np.unique(np.concatenate([-mags, mags])).astype(np.float32)
+
+def _grid(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """gguf's lattice of an IQ type as codes ``(n_entries, group)`` into the sorted, symmetric signed codebook.
+
+    The magnitude ``g`` has code ``i`` and ``−g`` code ``K − 1 − i``.
+    """
+    if name not in _GRIDS:
+        import gguf.quants as gq
+
+        cls = getattr(gq, name)
+        cls.init_grid()
+        grid = np.asarray(cls.grid, np.float32).reshape(cls.grid_shape)
+        mags = np.unique(np.abs(grid))
+        cb = np.unique(np.concatenate([-mags, mags])).astype(np.float32)
+        _GRIDS[name] = (np.searchsorted(cb, grid).astype(np.uint8), cb)
+    return _GRIDS[name]
 
 
 def _ksigns() -> np.ndarray:
@@ -262,9 +271,9 @@ def _sign_bits(idx7: np.ndarray) -> np.ndarray:
     return (s[..., None] >> np.arange(8, dtype=np.uint8)) & np.uint8(1)
 
 
-def _signed_codes(values: np.ndarray, negative: np.ndarray, codebook: np.ndarray) -> np.ndarray:
-    v = np.where(negative.astype(bool), -values, values)
-    return np.searchsorted(codebook, v).astype(np.uint8)
+def _signed_codes(codes: np.ndarray, negative: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """Codes of the magnitudes, mirrored where the sign bit is set."""
+    return np.where(negative.astype(bool), np.uint8(codebook.size - 1) - codes, codes).astype(np.uint8)
 
 
 _LATTICE = {
@@ -342,21 +351,21 @@ def _iq3_s(b):
 
 def _iq1_s(b):
     n = b.shape[0]
-    grid, _ = _grid("IQ1_S")
+    grid, cb = _grid("IQ1_S")
     d = _f16(b[:, :2])
     qs, qh = b[:, 2:34], np.ascontiguousarray(b[:, 34:50]).view(np.uint16)
     dl = d * (2 * ((qh >> 12) & 7) + 1)
     delta = np.where((qh & np.uint16(0x8000)) == 0, np.float32(0.125), np.float32(-0.125))
     hi = (qh.reshape((n, -1, 1)) >> np.array([0, 3, 6, 9], np.uint16).reshape((1, 1, 4))) & 7
     idx = qs.astype(np.uint16) | (hi << 8).reshape((n, -1))
-    codes = (grid[idx.astype(np.intp)] + 1).astype(np.uint8)  # {-1, 0, 1} → 0..2
+    codes = grid[idx.astype(np.intp)]  # {-1, 0, 1} → 0..2
     meta = {"zero_point": "−delta: the ±1/8 shift of each 32-value group"}
     return Decoded(codes.reshape((n * 8, 32)), _flat(dl), _ints(-1, 3), 1.5625, 32, zero_points=-_flat(delta), meta=meta)
 
 
 def _iq1_m(b):
     n = b.shape[0]
-    grid, _ = _grid("IQ1_M")
+    grid, cb = _grid("IQ1_M")
     qs, qh, sc = b[:, :32], b[:, 32:48], np.ascontiguousarray(b[:, 48:56]).view(np.uint16)
     d = (sc.reshape((n, 4)) & np.uint16(0xF000)) >> np.array([12, 8, 4, 0], np.uint16).reshape((1, 4))
     d = (d[..., 0] | d[..., 1] | d[..., 2] | d[..., 3]).view(np.float16).astype(np.float32).reshape((n, 1))
@@ -365,7 +374,7 @@ def _iq1_m(b):
     qh = (qh.reshape((n, -1, 1)) >> np.array([0, 4], np.uint8).reshape((1, 1, 2))).reshape((n, -1))  # (n, 32)
     idx = qs.astype(np.uint16) | ((qh & 0x07).astype(np.uint16) << 8)
     delta = np.where(qh & 0x08 == 0, np.float32(0.125), np.float32(-0.125))  # one per 8 values
-    codes = (grid[idx.astype(np.intp)] + 1).astype(np.uint8)  # (n, 32, 8)
+    codes = grid[idx.astype(np.intp)]  # (n, 32, 8), {-1, 0, 1} → 0..2
     meta = {"zero_point": "−delta: the ±1/8 shift of each 8-value group", "scale": "one per 16 values (repeated per group)"}
     scales = np.repeat(_flat(dl), 2)
     return Decoded(codes.reshape((n * 32, 8)), scales, _ints(-1, 3), 1.75, 8, zero_points=-_flat(delta), meta=meta)
