@@ -222,6 +222,18 @@ def app(a) -> int:
     return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
 
 
+def _compare(a) -> int:
+    from .cli_compare import compare_cmd
+
+    return compare_cmd(a)
+
+
+def _compare_args(p):
+    from .cli_compare import compare_args
+
+    compare_args(p)
+
+
 def _path(p, required: bool = True) -> None:
     p.add_argument("path", metavar="PATH", nargs=None if required else "?", help="a file, a model folder, or a built-in name")
 
@@ -286,6 +298,9 @@ COMMANDS = {
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
                     "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
+    # already-quantized checkpoints against their original (qviz/cli_compare.py)
+    "compare": (_compare, "An already-quantized checkpoint (GGUF, GPTQ, …) against its original: SQNR per tensor, and qviz's own at the same bits.",
+                "qviz compare model-Q4_K_M.gguf model.safetensors --method mse --format csv --out lost.csv", _compare_args),
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }
