@@ -18,7 +18,7 @@ import qviz
 from ui import data
 
 QUERY = "query-params"
-UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
+UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx", "gguf"]
 MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
 MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
 
@@ -29,6 +29,8 @@ class Picked:
     x: np.ndarray
     key: str  # content digest of x
     info: object  # qviz.TensorInfo
+    source: object = None  # the qviz.Source it came from (its quantized(name) for already-quantized tensors)
+    name: str = ""  # the tensor's name in that source
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -116,7 +118,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _path_tensor(path, _stamp(path), tensor)
-            return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor), source, tensor)
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
@@ -129,9 +131,9 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _builtin_tensor(model, tensor)
-            return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor), source, tensor)
         up = st.file_uploader("Checkpoint or tensor file", type=UPLOAD_TYPES, key="upload",
-                              help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
+                              help=".npy/.npz, PyTorch state dicts, safetensors, ONNX or GGUF; nothing is unpickled.")
         if up is None:
             st.info("Upload a file to inspect its tensors.")
             return None
@@ -142,7 +144,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
         if tensor is None:
             return None
         x = _upload_tensor(digest, source, tensor)
-        return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor))
+        return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor), source, tensor)
     except qviz.SourceError as e:
         st.error(str(e))
         return None

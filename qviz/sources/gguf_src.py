@@ -174,6 +174,12 @@ class GGUFSource(Source):
         self.info(name)
         return self._tensors[name].tensor_type.name
 
+    def bits_per_weight(self, name: str) -> float:
+        """Bytes on disk × 8 / values, from the header (no data read)."""
+        info = self.info(name)
+        t = self._tensors[name]
+        return int(t.n_bytes) * 8 / info.numel if info.numel else float("nan")
+
     def _raw_blocks(self, name: str) -> np.ndarray:
         t = self._tensors[name]
         gguf = _gguf()
