@@ -7,7 +7,8 @@ tensor is decoded to float32 by
 * the reference: ``gguf.quants.dequantize(reader.tensors[0].data, type)`` on the same memory map;
 * qviz: ``qviz.open_source(path).load(name)`` (codes, scales, mins → values, bit-exact; checked here).
 
-Prints the median of ``--repeat`` runs and the ratio reference / qviz (> 1: qviz faster).
+Runs the two alternately ``--repeat`` times; prints the median times and the median of the per-pair
+ratios reference / qviz (> 1: qviz faster), so that a shared machine's changing load hits both alike.
 
     python benchmarks/quantized_decode.py [--rows 1024] [--repeat 5] [--types Q4_0,Q4_K,...]
 """
@@ -35,13 +36,20 @@ from qviz.sources.gguf_blocks import DECODERS  # noqa: E402
 COLS = 4096
 
 
-def _time(fn, repeat: int) -> float:
-    ts = []
+def _once(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _paired(ref, ours, repeat: int) -> tuple[float, float, float]:
+    """Median times of ``ref`` and ``ours`` run alternately, and the median of the per-pair ratios
+    (a shared, loaded machine: each pair sees about the same load)."""
+    tr, tq = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        tr.append(_once(ref))
+        tq.append(_once(ours))
+    return statistics.median(tr), statistics.median(tq), statistics.median(a / b for a, b in zip(tr, tq))
 
 
 def main(argv=None) -> int:
@@ -51,7 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--types", default=",".join(DECODERS))
     a = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"| GGML type | values | gguf.quants.dequantize (ms) | qviz load (ms) | ratio (gguf / qviz) |")
+    print("| GGML type | values | gguf.quants.dequantize (ms) | qviz load (ms) | ratio (gguf / qviz) |")
     print("|---|---|---|---|---|")
     ratios = []
     with tempfile.TemporaryDirectory() as d:
@@ -69,10 +77,9 @@ def main(argv=None) -> int:
             got = src.load("w")
             if not np.array_equal(ref.view(np.uint32), got.view(np.uint32)):
                 raise SystemExit(f"{tname}: qviz's decode differs from gguf.quants.dequantize")
-            t_ref = _time(lambda: gguf.quants.dequantize(t.data, t.tensor_type), a.repeat)
-            t_q = _time(lambda: src.load("w"), a.repeat)
-            ratios.append(t_ref / t_q)
-            print(f"| {tname} | {a.rows * COLS:,} | {t_ref * 1e3:.1f} | {t_q * 1e3:.1f} | {t_ref / t_q:.2f}× |", flush=True)
+            t_ref, t_q, ratio = _paired(lambda: gguf.quants.dequantize(t.data, t.tensor_type), lambda: src.load("w"), a.repeat)
+            ratios.append(ratio)
+            print(f"| {tname} | {a.rows * COLS:,} | {t_ref * 1e3:.1f} | {t_q * 1e3:.1f} | {ratio:.2f}× |", flush=True)
     print(f"\ngeometric mean ratio: {float(np.exp(np.mean(np.log(ratios)))):.2f}× (bit-exact on every type)")
     return 0
 

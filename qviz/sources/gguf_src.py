@@ -42,6 +42,8 @@ from .gguf_blocks import DECODERS, decode
 
 MAGIC = b"GGUF"
 _PLAIN = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64", "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64"}
+#: Values decoded at once by ``load`` (intermediates stay in cache; ``quantized`` decodes the whole tensor).
+CHUNK_VALUES = 1 << 16
 _REMEDY = "the file may be truncated or not a GGUF file: download or convert it again"
 
 
@@ -191,12 +193,30 @@ class GGUFSource(Source):
         t = self._tensors[name]
         tname = t.tensor_type.name
         if info.quantized:
-            return self.quantized(name).dequantize()
+            return self._decode_chunked(name, info)
         if tname == "BF16":  # the reference's own widening: bits << 16
             return (np.asarray(t.data).view(np.int16).astype(np.int32) << 16).view(np.float32).reshape(info.shape)
         if tname in _PLAIN:
             return np.array(t.data).reshape(info.shape)
         raise fail(self.label, f"tensor {name!r} has GGML type {tname}, which qviz cannot decode", f"qviz decodes {', '.join(list(_PLAIN) + list(DECODERS))}")
+
+    def _decode_chunked(self, name: str, info: TensorInfo) -> np.ndarray:
+        """The values of ``quantized(name).dequantize()``, decoded :data:`CHUNK_VALUES` at a time (cache-sized
+        intermediates; the same decoder and the same formula, so the same bits)."""
+        raw = self._raw_blocks(name)
+        per = info.numel // max(1, raw.shape[0])  # values per stored block
+        step = max(1, CHUNK_VALUES // max(1, per))
+        out = np.empty(info.numel, np.float32)
+        for i in range(0, raw.shape[0], step):
+            part = raw[i : i + step]
+            try:
+                d = decode(part, info.dtype)
+            except ValueError as e:
+                raise fail(self.label, f"tensor {name!r} cannot be decoded as {info.dtype} ({str(e)[:100]})", _REMEDY) from None
+            qt = QuantizedTensor(name=name, format=info.quantized, shape=(d.codes.size,), bits=d.bits, block_size=d.block_size,
+                                 codes=d.codes, scales=d.scales, codebook=d.codebook, zero_points=d.zero_points, mins=d.mins)
+            out[i * per : i * per + d.codes.size] = qt.dequantize()
+        return out.reshape(info.shape)
 
     def quantized(self, name: str) -> QuantizedTensor:
         """``name`` as stored: codes, per-(sub)block scales/mins and the codebook of its GGML type."""
