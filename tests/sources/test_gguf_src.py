@@ -194,3 +194,15 @@ def test_unknown_type_names_the_tensor(tmp_path):
 def test_analyze_runs_on_gguf(mixed):
     df = qviz.analyze(mixed, qviz.QuantSpec(bits=4), "minmax")
     assert len(df) == len(WRITABLE) + 2 and df["sqnr_db"].notna().all()
+
+
+def test_chunked_load_equals_whole_decode(kiq, mixed, monkeypatch):
+    """load() decodes in chunks of super-blocks; with tiny chunks every type still gives the reference's bits."""
+    import qviz.sources.gguf_src as gs
+
+    monkeypatch.setattr(gs, "CHUNK_VALUES", 300)  # not a multiple of any block: chunks of 1 or more super-blocks
+    for path in (kiq, mixed):
+        src, ref = open_source(path), _reference(path)
+        for name in src.names():
+            x = src.load(name)
+            np.testing.assert_array_equal(_bits(x), _bits(ref[name].reshape(x.shape)), err_msg=name)
