@@ -167,6 +167,10 @@ def codebook_values(codebook, codes) -> np.ndarray:
         and abs(first) + cb.size < 2**24
         and np.array_equal(cb, np.arange(cb.size, dtype=np.float32) + np.float32(first))
     ):
+        if first == 0:
+            return c.astype(np.float32)
+        if c.dtype == np.uint8 and -128 <= first and first + cb.size <= 128:  # code + first fits int8: add in one byte
+            return (c.view(np.int8) + np.int8(first)).astype(np.float32)  # wraps mod 256, exact where the sum fits
         v = c.astype(np.float32)
         if first:
             v += np.float32(first)
