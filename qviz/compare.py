@@ -40,7 +40,7 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -149,9 +149,10 @@ def qviz_sqnr(x: np.ndarray, spec: QuantSpec, method: str, **options) -> float:
     from .metrics import error_sums
 
     g = spec.granularity
-    per_row = isinstance(g, PerGroup) and g.axis in (-1, x.ndim - 1) and x.ndim >= 1
-    rows = x.reshape(-1, x.shape[-1]) if per_row and x.size else x.reshape(1, -1)
-    step = max(1, CHUNK_BLOCKS // max(1, rows.shape[1] // g.group_size)) if per_row else rows.shape[0]
+    group = g.group_size if isinstance(g, PerGroup) and g.axis in (-1, x.ndim - 1) and x.ndim >= 1 and x.size else 0
+    per_row = group > 0
+    rows = x.reshape(-1, x.shape[-1]) if per_row else x.reshape(1, -1)
+    step = max(1, CHUNK_BLOCKS // max(1, rows.shape[1] // group)) if per_row else rows.shape[0]
     total = None
     for i in range(0, rows.shape[0], step):
         part = rows[i : i + step] if per_row else x
@@ -228,7 +229,7 @@ def compare(
         if progress:
             progress(i, len(names), name)
         info = q.info(name)
-        row = dict.fromkeys(COLUMNS, math.nan)
+        row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
         fmt = info.quantized or info.dtype
         row.update(name=name, reference_name="", format=fmt, shape=info.shape, numel=info.numel, qviz_spec="", paired=False, note="")
         rname = pairs.get(name)
