@@ -4,7 +4,10 @@ Tensors are paired by name. When the quantized file is a GGUF, its names
 (``blk.0.attn_q.weight``) are mapped to Hugging Face names
 (``encoder.layer.0.attention.self.query.weight``) through gguf's own tensor name map for the
 file's architecture, ``gguf.get_tensor_name_map(arch, n_blocks)``. A reference whose shape is the
-transpose of the quantized one is transposed; any other shape mismatch leaves both unpaired.
+transpose of the quantized one is transposed; any other shape mismatch leaves both unpaired. For the Q and K
+projections of llama-family files, whose rows llama.cpp's converter permutes for RoPE
+(:func:`rope_permute`, with the file's head counts), the reference is permuted the same way when that
+matches the file better (the note says so).
 
 One row per pair:
 
@@ -182,6 +185,28 @@ def name_map(quantized: Source, reference: Source) -> dict[str, str]:
     return out
 
 
+def rope_permute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Rows of a Q/K projection reordered as llama.cpp's ``convert_hf_to_gguf.py`` does for RoPE
+    (``LlamaModel.permute``: per head, the two interleaved halves become contiguous).
+
+    >>> rope_permute(np.arange(8.0)[:, None], 2).ravel().tolist()
+    [0.0, 2.0, 1.0, 3.0, 4.0, 6.0, 5.0, 7.0]
+    """
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _rope_heads(quantized: Source, name: str, shape: tuple) -> int | None:
+    """Head count of the converter's RoPE permutation for a GGUF ``attn_q``/``attn_k`` weight, if it can apply."""
+    meta = getattr(quantized, "metadata", None) or {}
+    n_head, n_kv = meta.get("head_count"), meta.get("head_count_kv")
+    if not isinstance(n_head, (int, np.integer)) or len(shape) != 2:
+        return None
+    n = int(n_kv) if name.endswith("attn_k.weight") and isinstance(n_kv, (int, np.integer)) else int(n_head)
+    if not name.endswith(("attn_q.weight", "attn_k.weight")) or n < 1 or shape[0] % (2 * n):
+        return None
+    return n
+
+
 def _guess_blocks(names) -> int:
     ids = [int(p[1]) for p in (n.split(".") for n in names) if len(p) > 2 and p[0] == "blk" and p[1].isdigit()]
     return max(ids) + 1 if ids else 1
@@ -250,6 +275,13 @@ def compare(
         try:
             x = r.load(rname)
             x = np.ascontiguousarray(x.T) if transpose else x
+            heads = _rope_heads(q, name, info.shape)
+            if heads:  # llama-family GGUFs store Q/K rows permuted for RoPE: keep whichever order matches
+                x_hat0 = q.load(name)
+                xp = rope_permute(x, heads)
+                if np.mean(np.square(xp - x_hat0)) < np.mean(np.square(x - x_hat0)):
+                    x = np.ascontiguousarray(xp)
+                    row["note"] = f"reference rows permuted for RoPE as llama.cpp's converter does ({heads} heads)"
             if info.quantized:
                 qt = q.quantized(name)
                 row["bits_per_weight"] = qt.bits_per_weight
@@ -259,7 +291,7 @@ def compare(
                 try:
                     row["qviz_sqnr_db"] = qviz_sqnr(x, tspec, method, **_options(method, qt, options))
                 except ValueError as e:
-                    row["note"] = f"qviz calibration failed: {e}"
+                    row["note"] = "; ".join(filter(None, [row["note"], f"qviz calibration failed: {e}"]))
             else:
                 x_hat = q.load(name)
                 row["bits_per_weight"] = float(_BITS.get(info.dtype, math.nan))

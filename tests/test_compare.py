@@ -132,3 +132,35 @@ def test_cli_compare(small_pair, tmp_path, capsys):
     assert main(["compare", q, q.replace("q.gguf", "missing.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and all(line.startswith("qviz: error:") for line in err.splitlines())
+
+
+def test_llama_rope_permutation_is_undone(tmp_path):
+    """llama.cpp's converter permutes Q/K rows for RoPE (LlamaModel.permute); compare permutes the reference alike."""
+    from qviz.compare import rope_permute
+
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((64, 32)).astype(np.float32)  # 4 heads of 16 rows
+    k = rng.standard_normal((32, 32)).astype(np.float32)  # 2 KV heads
+    v = rng.standard_normal((32, 32)).astype(np.float32)
+
+    def llama_permute(w, n_head, n_head_kv):  # convert_hf_to_gguf.py, LlamaModel.permute (numpy)
+        if n_head_kv is not None and n_head != n_head_kv:
+            n_head = n_head_kv
+        return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+    w = gguf.GGUFWriter(str(tmp_path / "l.gguf"), "llama")
+    w.add_block_count(1)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    for name, x in (("blk.0.attn_q.weight", llama_permute(q, 4, 4)), ("blk.0.attn_k.weight", llama_permute(k, 4, 2)),
+                    ("blk.0.attn_v.weight", v)):
+        w.add_tensor(name, gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    ref = tmp_path / "ref.safetensors"
+    save_file({"model.layers.0.self_attn.q_proj.weight": q, "model.layers.0.self_attn.k_proj.weight": k,
+               "model.layers.0.self_attn.v_proj.weight": v}, str(ref))
+    df = compare(str(tmp_path / "l.gguf"), str(ref), method="minmax").set_index("name")
+    assert df["paired"].all() and (df["sqnr_db"] > 35).all()
+    assert "permuted for RoPE" in df.loc["blk.0.attn_q.weight", "note"] and "permuted" in df.loc["blk.0.attn_k.weight", "note"]
+    assert df.loc["blk.0.attn_v.weight", "note"] == ""
+    np.testing.assert_array_equal(rope_permute(q, 4), llama_permute(q, 4, 4))

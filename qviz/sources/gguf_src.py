@@ -165,6 +165,8 @@ class GGUFSource(Source):
             "file_type": ftype_name,
             "quantization_version": get("general.quantization_version"),
             "block_count": get(f"{arch}.block_count") if arch else None,
+            "head_count": get(f"{arch}.attention.head_count") if arch else None,
+            "head_count_kv": get(f"{arch}.attention.head_count_kv") if arch else None,
             "alignment": get("general.alignment") or 32,
             "tensor_types": types,
             "n_metadata_keys": len(fields),
