@@ -206,3 +206,15 @@ def test_chunked_load_equals_whole_decode(kiq, mixed, monkeypatch):
         for name in src.names():
             x = src.load(name)
             np.testing.assert_array_equal(_bits(x), _bits(ref[name].reshape(x.shape)), err_msg=name)
+
+
+def test_magic_is_sniffed_without_the_extension(mixed, tmp_path):
+    data = open(mixed, "rb").read()
+    plain = tmp_path / "model"
+    plain.write_bytes(data)
+    assert open_source(plain).info("blk.0.attn_q.weight").quantized == "gguf:Q4_0"
+    wrong = tmp_path / "model.npy"
+    wrong.write_bytes(data)
+    with pytest.raises(SourceError, match="content is a GGUF file") as e:
+        open_source(wrong)
+    _one_line(e.value, "model.npy")
