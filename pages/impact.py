@@ -11,10 +11,10 @@ from ui import impact
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
+from ui.keys import QUERY
 
 leave_legacy_pages_mode()
 
-QUERY = "query-params"
 WHAT = {"weights": "Weights", "activations": "Activations", "both": "Both"}
 MODELS = {"digits_cnn": "Digits CNN (accuracy)", "minilm": "MiniLM (embedding cosine to fp32)"}
 

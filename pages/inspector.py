@@ -12,10 +12,10 @@ from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import require_tensor
+from ui.keys import QUERY
 
 leave_legacy_pages_mode()
 
-QUERY = "query-params"
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()

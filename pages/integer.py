@@ -12,10 +12,10 @@ from qviz.plots.intarith import requant_figure, terms_waterfall
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.tensor_picker import require_tensor
+from ui.keys import QUERY
 
 leave_legacy_pages_mode()
 
-QUERY = "query-params"
 MAX_ROWS, MAX_K, N_COLS = 32, 256, 8
 UINT8 = qviz.QuantSpec(bits=8, signed=False, symmetric=False)
 

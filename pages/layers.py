@@ -15,10 +15,11 @@ from ui.nav import link
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
 from ui.tensor_picker import MODEL, MODELS, UPLOAD_TYPES, _upload_source
+from ui import keys
+from ui.keys import QUERY
 
 leave_legacy_pages_mode()
 
-QUERY = "query-params"
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
          "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
 
@@ -41,7 +42,7 @@ name_a, name_b = spec.describe(), spec_b.describe()
 
 try:
     if src == "builtin":
-        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
+        model = st.selectbox("Built-in model", list(MODELS), key=keys.MODEL, bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
         acts = st.toggle("Include activations (runs the model on its calibration data)", True, key="acts", bind=QUERY)
         df_a = layers.builtin(model, spec, method, acts)
         df_b = layers.builtin(model, spec_b, method, acts)

@@ -13,10 +13,10 @@ from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import SAMPLE, require_tensor
+from ui.keys import QUERY
 
 leave_legacy_pages_mode()
 
-QUERY = "query-params"
 
 EXAMPLES = {
     "ex_skew": ("[40, 1000] → uint8", dict(src=SAMPLE, sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),

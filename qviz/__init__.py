@@ -19,7 +19,7 @@ True
 from .affine import QParams, choose_qparams, dequantize, fake_quantize, quantize
 from .analyze import analyze
 from .blocks import block_min_max, block_size, grid_shape
-from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names
+from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names, compare_calibrators
 from .formats import FORMATS, Format, compare_formats, format_names, get_format
 from .intarith import (
     QFormat,
@@ -60,6 +60,7 @@ __all__ = [
     "calibrate",
     "CALIBRATORS",
     "calibrator_names",
+    "compare_calibrators",
     "open_source",
     "Source",
     "SourceError",

@@ -47,11 +47,6 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
 
 
 @st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")
-def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, percentile: float) -> dict:
-    """Every calibrator on one tensor: calibrations and their error metrics."""
-    results = {}
-    for method in qviz.calibrator_names():
-        options = {"percentile": percentile} if method == "percentile" else {}
-        cal = qviz.calibrate(_x, spec, method, **options)
-        results[method] = (cal, qviz.error_metrics(_x, qviz.fake_quantize(_x, cal.qparams), cal.qparams))
-    return results
+def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
+    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs)."""
+    return qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **dict(options))
