@@ -178,7 +178,7 @@ def export(a) -> int:
 
 def sensitivity_cmd(a) -> int:
     from .impact import ModelQuantizer, sensitivity_report
-    from .sources.builtin import MODELS
+    from .models import MODELS
 
     spec = spec_from_args(a)
     method, options = method_options(a)

@@ -15,13 +15,13 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from qviz.models import model_names, model_title
 from ui import data
 from ui import keys
 from ui.keys import QUERY
 
 UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
 MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
-MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,19 @@ def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
     x = _source.load(tensor)
     x.setflags(write=False)
     return x
+
+
+def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
+    """A URL-bound choice of built-in model (:data:`qviz.models.MODELS`, the one list)."""
+    c = container or st
+    return c.selectbox(label, model_names(), key=key, bind=QUERY, format_func=lambda n: f"{n} · {model_title(n)}")
+
+
+def upload_source(up) -> tuple[str, qviz.Source]:
+    """``(content digest, Source)`` of an ``st.file_uploader`` file, cached for this session only."""
+    raw = up.getvalue()
+    digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
+    return digest, _upload_source(digest, raw, up.name)
 
 
 def opened_path() -> str | None:
@@ -124,7 +137,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             x = data.sample(name, source.info(name).shape[0])
             return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
         if kind == MODEL:
-            model = st.selectbox("Model", list(MODELS), key=keys.MODEL, bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
+            model = model_select()
             source = _builtin(model)
             tensor = _tensor_select(source, model)
             if tensor is None:
@@ -136,9 +149,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
         if up is None:
             st.info("Upload a file to inspect its tensors.")
             return None
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
+        digest, source = upload_source(up)
         tensor = _tensor_select(source, up.name)
         if tensor is None:
             return None

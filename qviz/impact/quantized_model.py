@@ -87,12 +87,12 @@ class ModelQuantizer:
     """
 
     def __init__(self, name: str, method: str = "minmax", *, model=None, calibration_limit: int | None = None, **options):
-        from ..sources.builtin import MODELS, ModelSource
+        from ..models import MODELS, open_model
 
         if name not in MODELS:
             raise ValueError(f"{name}: not a built-in model; choose one of {', '.join(MODELS)}")
         self.name, self.method, self.options = name, method, options
-        self.source = ModelSource(name)
+        self.source = open_model(name)
         self.module = self.source.module
         self.task_metric = self.source.task_metric
         self.model = model if model is not None else self.module.build()
