@@ -13,11 +13,9 @@ from qviz.plots.calibration import color_of
 from ui import compute
 from ui.glossary import glossary
 from ui.keys import QUERY
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import option_controls, spec_controls, title_of
 from ui.tensor_picker import require_tensor
 
-leave_legacy_pages_mode()
 
 spec = spec_controls(granularity=True)
 st.title("Calibrators")

@@ -9,12 +9,10 @@ import streamlit as st
 from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from ui import impact
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import model_select
 from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
 WHAT = {"weights": "Weights", "activations": "Activations", "both": "Both"}
 

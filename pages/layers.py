@@ -12,13 +12,11 @@ from qviz.plots import layer_bars_figure, worst_layers
 from ui import layers
 from ui.glossary import glossary
 from ui.nav import link
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
 from ui.tensor_picker import MODEL, UPLOAD_TYPES, model_select, upload_source
 from ui import keys
 from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
          "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
