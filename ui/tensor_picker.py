@@ -16,11 +16,12 @@ import streamlit as st
 
 import qviz
 from qviz.models import model_names, model_title
+from qviz.sources import UPLOADS
 from ui import data
 from ui import keys
 from ui.keys import QUERY
 
-UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
+UPLOAD_TYPES = [e.lstrip(".") for e in UPLOADS]  # qviz.sources.UPLOADS: one list with the readers
 MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
 
 
