@@ -17,9 +17,10 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
-from ..sources.base import SourceError
+from ..sources.base import Source, SourceError
 from ..sources.builtin import register_builtin
 from . import digits_cnn, minilm
 from .source import ModelSource
@@ -45,7 +46,13 @@ def open_model(name: str, max_numel: int | None = None) -> ModelSource:
     return ModelSource(MODELS[name]) if max_numel is None else ModelSource(MODELS[name], max_numel)
 
 
+def _opener(name: str) -> Callable[[int], Source]:
+    def open_it(max_numel: int) -> Source:
+        return open_model(name, max_numel)
+    return open_it
+
+
 for _name in MODELS:
-    register_builtin(_name, lambda max_numel, _name=_name: open_model(_name, max_numel))
+    register_builtin(_name, _opener(_name))
 
 __all__ = ["MODELS", "ModelSource", "model_names", "model_title", "open_model"]
