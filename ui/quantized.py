@@ -11,8 +11,8 @@ import streamlit as st
 
 from qviz.plots.quantized import code_occupancy_figure, decoded_histogram_figure, per_block_figure
 from qviz.quantized_summary import PICKS, summarize
+from ui.keys import QUERY
 
-QUERY = "query-params"
 INDEX = "index"
 
 

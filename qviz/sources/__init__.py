@@ -33,7 +33,9 @@ EXTENSIONS = {
     ".onnx": "onnx",
     ".gguf": "gguf",
 }
-_SUPPORTED = ".npy, .npz, .pt, .pth, .bin, .safetensors, .onnx, .gguf, a model folder, or a built-in"
+#: the extensions a single uploaded file may have (the app's uploaders offer these)
+UPLOADS = (".npy", ".npz", ".pt", ".pth", ".bin", ".safetensors", ".onnx", ".gguf")
+_SUPPORTED = f"{', '.join(UPLOADS)}, a model folder, or a built-in"
 
 
 def _sniff(head: bytes) -> str | None:
