@@ -1,0 +1,143 @@
+"""Sweeps over one Linear layer: SmoothQuant's α, the Hadamard block size, the activation granularity.
+
+Each sweep computes the fp32 output ``Y = X·Wᵀ`` once and calls
+:func:`~qviz.transforms.output_error.layer_output_error` per setting; the results are
+tables (pandas DataFrames) the page, the CLI and the README read.
+
+Example
+-------
+>>> import numpy as np
+>>> from qviz.spec import QuantSpec
+>>> rng = np.random.default_rng(0)
+>>> x, w = rng.standard_normal((32, 16)).astype(np.float32), rng.standard_normal((8, 16)).astype(np.float32)
+>>> alpha_sweep(x, w, QuantSpec(), QuantSpec(), alphas=[0.0, 0.5, 1.0]).columns.tolist()[:3]
+['alpha', 'sqnr_db', 'mse']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from ..spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
+from .hadamard import BLOCKS, _mm, hadamard, is_power_of_two
+from .output_error import ACTIVATION_GRANULARITIES, _check, layer_output_error
+from .smooth import channel_absmax, smooth_scales
+
+#: α values of the default sweep
+ALPHAS = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 21))
+
+
+def activation_granularity(name: str) -> Granularity:
+    """A name of :data:`ACTIVATION_GRANULARITIES` as a :mod:`qviz.blocks` granularity on X (tokens × channels).
+
+    >>> activation_granularity("per-token"), activation_granularity("per-group 32")
+    (PerChannel(axis=0), PerGroup(group_size=32, axis=-1))
+    """
+    if name == "per-tensor":
+        return PerTensor()
+    if name == "per-token":
+        return PerChannel(0)
+    if name == "per-channel":
+        return PerChannel(1)
+    if name.startswith("per-group "):
+        try:
+            return PerGroup(int(name.split()[1]), -1)
+        except (ValueError, IndexError):
+            pass
+    raise ValueError(f"unknown activation granularity {name!r}; choose one of {', '.join(ACTIVATION_GRANULARITIES)} (or 'per-group G')")
+
+
+def with_granularity(spec: QuantSpec, granularity: Granularity) -> QuantSpec:
+    return dataclasses.replace(spec, granularity=granularity)
+
+
+def w8a8(x_granularity: Granularity = PerChannel(0)) -> tuple[QuantSpec, QuantSpec]:
+    """SmoothQuant's W8A8: int8 symmetric weights per output channel, int8 symmetric activations (per token by default)."""
+    return QuantSpec(bits=8, granularity=PerChannel(0)), QuantSpec(bits=8, granularity=x_granularity)
+
+
+def _row(alpha_or_block: dict, e) -> dict:
+    return {**alpha_or_block, "sqnr_db": e.sqnr_db, "mse": e.mse, "cosine": e.cosine,
+            "x_sqnr_db": e.activation.sqnr_db, "w_sqnr_db": e.weight.sqnr_db,
+            "x_max_abs": e.x_stats.get("max_abs"), "x_kurtosis": e.x_stats.get("kurtosis"),
+            "w_max_abs": e.w_stats.get("max_abs"), "w_kurtosis": e.w_stats.get("kurtosis")}
+
+
+def alpha_sweep(x, w, w_spec: QuantSpec, x_spec: QuantSpec, alphas=ALPHAS, w_method: str = "minmax",
+                x_method: str = "minmax") -> pd.DataFrame:
+    """Output SQNR (and operand SQNRs) of the smoothed layer for each α; α = None is the unsmoothed layer.
+
+    Columns ``alpha, sqnr_db, mse, cosine, x_sqnr_db, w_sqnr_db, x_max_abs, x_kurtosis, w_max_abs, w_kurtosis``.
+    """
+    x32, w32 = _check(x, w)
+    y = _mm(x32, w32.T)
+    xa, wa = channel_absmax(x32, 0), channel_absmax(w32, 0)
+    rows = []
+    for a in alphas:
+        t = None if a is None else smooth_scales(xa, wa, float(a))
+        e = layer_output_error(x32, w32, w_spec, x_spec, t, w_method, x_method, y=y)
+        rows.append(_row({"alpha": np.nan if a is None else float(a)}, e))
+    return pd.DataFrame(rows)
+
+
+def best_alpha(sweep: pd.DataFrame) -> float:
+    """The α of the highest output SQNR in an :func:`alpha_sweep` table (the smallest such α on ties)."""
+    s = sweep.dropna(subset=["alpha"])
+    if s.empty:
+        raise ValueError("best_alpha: the sweep has no α rows")
+    return float(s.loc[s["sqnr_db"].idxmax(), "alpha"])
+
+
+def rotation_blocks(n: int) -> list[int]:
+    """Block sizes to sweep for width ``n``: 16 … 128 that divide it, and ``n`` itself when a power of two."""
+    out = [b for b in BLOCKS if n % b == 0 and b <= n]
+    if is_power_of_two(n) and n not in out:
+        out.append(n)
+    return out
+
+
+def block_sweep(x, w, w_spec: QuantSpec, x_spec: QuantSpec, blocks=None, seed: int | None = 0,
+                w_method: str = "minmax", x_method: str = "minmax", smooth_alpha: float | None = None) -> pd.DataFrame:
+    """Output SQNR with no rotation (block 0) and a Hadamard of each block size, plain and with random signs.
+
+    Columns ``block, signs ("none", "+1", "random"), sqnr_db, mse, cosine, x_sqnr_db, …``. With
+    ``smooth_alpha`` every row is smoothed at that α first.
+    """
+    x32, w32 = _check(x, w)
+    n = x32.shape[1]
+    y = _mm(x32, w32.T)
+    s = None if smooth_alpha is None else smooth_scales(channel_absmax(x32, 0), channel_absmax(w32, 0), smooth_alpha)
+    rows = [_row({"block": 0, "signs": "none"}, layer_output_error(x32, w32, w_spec, x_spec, s, w_method, x_method, y=y))]
+    for b in blocks if blocks is not None else rotation_blocks(n):
+        for signs, sd in (("+1", None), ("random", seed)):
+            if signs == "random" and seed is None:
+                continue
+            r = hadamard(n, block=int(b), seed=sd)
+            e = layer_output_error(x32, w32, w_spec, x_spec, (s, r) if s is not None else r, w_method, x_method, y=y)
+            rows.append(_row({"block": int(b), "signs": signs}, e))
+    return pd.DataFrame(rows)
+
+
+def granularity_table(x, w, w_spec: QuantSpec, x_spec: QuantSpec, names=ACTIVATION_GRANULARITIES,
+                      w_method: str = "minmax", x_method: str = "minmax") -> pd.DataFrame:
+    """SQNR of X and of Y with the activations quantized under each granularity of ``names`` (widths a group does not divide are left out)."""
+    x32, w32 = _check(x, w)
+    y = _mm(x32, w32.T)
+    rows = []
+    for name in names:
+        g = activation_granularity(name)
+        if isinstance(g, PerGroup) and x32.shape[1] % g.group_size:
+            continue
+        e = layer_output_error(x32, w32, w_spec, with_granularity(x_spec, g), None, w_method, x_method, y=y, stats=False)
+        rows.append({"granularity": name, "x_sqnr_db": e.activation.sqnr_db, "y_sqnr_db": e.sqnr_db,
+                     "scales": int(np.prod([s // b for s, b in zip(x32.shape, _block(x32.shape, g))]))})
+    return pd.DataFrame(rows)
+
+
+def _block(shape, g):
+    from ..blocks import block_size
+
+    return block_size(shape, g)
