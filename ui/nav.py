@@ -23,6 +23,7 @@ PAGES = [
     ("pages/impact.py", "Model impact", ":material/insights:", "impact"),
     ("pages/formats.py", "Formats", ":material/scatter_plot:", "formats"),
     ("pages/integer.py", "Integer arithmetic", ":material/calculate:", "integer"),
+    ("pages/transforms.py", "Transforms", ":material/transform:", "transforms"),
 ]
 #: URL-bound widget keys every page understands (see ui.spec_widgets and ui.tensor_picker)
 SHARED_KEYS = ("bits", "signed", "mode", "narrow", "quantizer", "rounding", "gran", "axis", "group", "gaxis",

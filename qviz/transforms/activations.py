@@ -24,7 +24,6 @@ Example
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import os
 
@@ -63,12 +62,20 @@ class BuiltinActivations:
         self._qkv: dict[str, dict[str, list]] = {}
         self.heads = _heads(self.module)
         counts: dict[str, int] = {}
+        mask: list = [None]  # the current batch's token mask (batch, tokens), when it has one
+
+        def real_tokens(t):
+            """Rows of ``t`` (…, features) that are real tokens (all rows when the batch has no mask)."""
+            m = mask[0]
+            if m is not None and t.ndim == 3 and tuple(m.shape) == tuple(t.shape[:2]):
+                return t[m.bool()]
+            return t.reshape(-1, t.shape[-1])
 
         def linear_hook(layer):
             def fn(mod, inputs, output):
                 if counts.get(layer, 0) >= max_tokens:
                     return
-                x = inputs[0].detach().to(torch.float32).reshape(-1, inputs[0].shape[-1])[: max_tokens - counts.get(layer, 0)]
+                x = real_tokens(inputs[0].detach().to(torch.float32))[: max_tokens - counts.get(layer, 0)]
                 self._inputs.setdefault(layer, []).append(x.numpy().copy())
                 counts[layer] = counts.get(layer, 0) + x.shape[0]
 
@@ -78,8 +85,11 @@ class BuiltinActivations:
             def fn(mod, inputs, output):
                 o = output.detach().to(torch.float32)
                 b, t, h = o.shape
-                heads = o.reshape(b, t, self.heads, h // self.heads).permute(0, 2, 1, 3).numpy().copy()
-                self._qkv.setdefault(attn, {}).setdefault(part, []).extend(list(heads))
+                heads = o.reshape(b, t, self.heads, h // self.heads).permute(0, 2, 1, 3).numpy()
+                m = mask[0]
+                lengths = m.sum(1).tolist() if m is not None and tuple(m.shape) == (b, t) else [t] * b
+                seqs = [heads[i][:, : int(n)].copy() for i, n in enumerate(lengths)]  # right padding: the first n are real
+                self._qkv.setdefault(attn, {}).setdefault(part, []).extend(seqs)
 
             return fn
 
@@ -91,12 +101,10 @@ class BuiltinActivations:
                 parent, _, leaf = n.rpartition(".")
                 if self.heads and leaf in ("query", "key", "value"):
                     handles.append(m.register_forward_hook(qkv_hook(parent, leaf)))
-        kwargs = {"limit": limit}
-        if "batch_size" in inspect.signature(self.module.calibration_batches).parameters and self.heads:
-            kwargs["batch_size"] = 1  # one sequence per pass: no padding tokens in X or in the KV cache
         try:
             with torch.no_grad():
-                for batch in self.module.calibration_batches(**kwargs):
+                for batch in self.module.calibration_batches(limit=limit):
+                    mask[0] = _token_mask(batch)
                     self.module.run(model, batch)
         finally:
             for h in handles:
@@ -123,6 +131,15 @@ class BuiltinActivations:
             raise ValueError(f"{self.name}: no attention block {name!r}; choose one of {', '.join(self.attention_names()) or '(none)'}")
         p = self._qkv[name]
         return list(zip(p["query"], p["key"], p["value"]))
+
+
+def _token_mask(batch):
+    """The attention mask of a ``(ids, mask)`` batch (integer, same shape as ids), else None."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        ids, m = batch
+        if getattr(m, "shape", None) is not None and tuple(m.shape) == tuple(getattr(ids, "shape", ())) and not m.is_floating_point():
+            return m
+    return None
 
 
 def _heads(module) -> int:

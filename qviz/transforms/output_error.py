@@ -149,11 +149,11 @@ class LayerError:
 
 def operand_stats(a: np.ndarray) -> dict:
     """max|a|, excess kurtosis, and the ratio of the largest to the smallest per-input-channel max|a| (columns)."""
-    v = a.astype(np.float64, copy=False).ravel()
-    mu = v.mean()
-    d = v - mu
-    var = float(np.einsum("i,i->", d, d) / v.size)
-    kurt = float(np.einsum("i,i->", d * d, d * d) / v.size / var**2 - 3) if var > 0 else math.nan
+    v = a.ravel()
+    d = v - np.float32(v.mean(dtype=np.float64))
+    d2 = d * d
+    var = float(d2.sum(dtype=np.float64)) / v.size
+    kurt = float(np.dot(d2, d2)) / v.size / var**2 - 3 if var > 0 else math.nan
     col = np.abs(a).max(axis=0)
     ratio = float(col.max() / col.min()) if col.min() > 0 else math.inf
     return {"max_abs": float(np.abs(a).max()), "kurtosis": kurt, "channel_absmax_ratio": ratio}
@@ -179,17 +179,18 @@ def output_metrics(y: np.ndarray, y_hat: np.ndarray) -> tuple[float, float, floa
     return m.sqnr_db, m.mse, m.cosine
 
 
-def quantize_operand(a: np.ndarray, spec: QuantSpec, method: str) -> tuple[np.ndarray, Metrics]:
-    """Fake-quantize ``a`` with its calibrated range; return ``(â, error metrics)``."""
+def quantize_operand(a: np.ndarray, spec: QuantSpec, method: str, detail: bool = True) -> tuple[np.ndarray, Metrics]:
+    """Fake-quantize ``a`` with its calibrated range; return ``(â, error metrics)`` (without the
+    clipping split and code usage when ``detail`` is False: they need a pass over the codes)."""
     from ..affine import fake_quantize
 
     cal = calibrate(a, spec, method)
     a_hat = fake_quantize(a, cal.qparams)
-    return a_hat, error_metrics(a, a_hat, cal.qparams)
+    return a_hat, error_metrics(a, a_hat, cal.qparams if detail else None)
 
 
 def layer_output_error(x, w, w_spec: QuantSpec, x_spec: QuantSpec, transform=None, w_method: str = "minmax",
-                       x_method: str = "minmax", *, y=None, stats: bool = True) -> LayerError:
+                       x_method: str = "minmax", *, y=None, detail: bool = True) -> LayerError:
     """Output SQNR, MSE and cosine of a Linear layer with quantized weights and inputs.
 
     Parameters
@@ -208,8 +209,9 @@ def layer_output_error(x, w, w_spec: QuantSpec, x_spec: QuantSpec, transform=Non
         Calibrators of the weight and activation ranges.
     y : ndarray, optional
         The fp32 output ``X·Wᵀ`` when already computed (a sweep reuses it).
-    stats : bool
-        Also measure max|·|, kurtosis and the channel ratio of the transformed operands.
+    detail : bool
+        Also measure max|·|, kurtosis and the channel ratio of the transformed operands, and
+        the operands' clipping/rounding split and code usage (sweeps turn it off).
 
     Returns
     -------
@@ -220,8 +222,8 @@ def layer_output_error(x, w, w_spec: QuantSpec, x_spec: QuantSpec, transform=Non
     if y is None:
         y = _mm(x32, w32.T)
     xt, wt = t.apply(x32, w32)
-    x_hat, xm = quantize_operand(xt, x_spec, x_method)
-    w_hat, wm = quantize_operand(wt, w_spec, w_method)
+    x_hat, xm = quantize_operand(xt, x_spec, x_method, detail)
+    w_hat, wm = quantize_operand(wt, w_spec, w_method, detail)
     sqnr, mse, cos = output_metrics(y, _mm(x_hat, w_hat.T))
     return LayerError(sqnr, mse, cos, wm, xm, w_spec, x_spec, t.describe(),
-                      operand_stats(xt) if stats else {}, operand_stats(wt) if stats else {})
+                      operand_stats(xt) if detail else {}, operand_stats(wt) if detail else {})

@@ -78,7 +78,7 @@ def alpha_sweep(x, w, w_spec: QuantSpec, x_spec: QuantSpec, alphas=ALPHAS, w_met
     rows = []
     for a in alphas:
         t = None if a is None else smooth_scales(xa, wa, float(a))
-        e = layer_output_error(x32, w32, w_spec, x_spec, t, w_method, x_method, y=y)
+        e = layer_output_error(x32, w32, w_spec, x_spec, t, w_method, x_method, y=y, detail=False)
         rows.append(_row({"alpha": np.nan if a is None else float(a)}, e))
     return pd.DataFrame(rows)
 
@@ -131,7 +131,7 @@ def granularity_table(x, w, w_spec: QuantSpec, x_spec: QuantSpec, names=ACTIVATI
         g = activation_granularity(name)
         if isinstance(g, PerGroup) and x32.shape[1] % g.group_size:
             continue
-        e = layer_output_error(x32, w32, w_spec, with_granularity(x_spec, g), None, w_method, x_method, y=y, stats=False)
+        e = layer_output_error(x32, w32, w_spec, with_granularity(x_spec, g), None, w_method, x_method, y=y, detail=False)
         rows.append({"granularity": name, "x_sqnr_db": e.activation.sqnr_db, "y_sqnr_db": e.sqnr_db,
                      "scales": int(np.prod([s // b for s, b in zip(x32.shape, _block(x32.shape, g))]))})
     return pd.DataFrame(rows)
@@ -141,3 +141,50 @@ def _block(shape, g):
     from ..blocks import block_size
 
     return block_size(shape, g)
+
+
+def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0), block: int | None = None,
+                seed: int | None = 0, layers=None, progress=None) -> pd.DataFrame:
+    """Per Linear layer and spec: the best α and the output-SQNR gain of smoothing and of a Hadamard rotation.
+
+    Parameters
+    ----------
+    source : activation source
+        ``linear_names()`` and ``linear(name) -> (X, W)`` (see :mod:`qviz.transforms.activations`).
+    specs : dict
+        ``{label: (w_spec, x_spec)}``, e.g. ``{"W8A8": w8a8(), …}``.
+    block : int, optional
+        Hadamard block size (default: the layer width when a power of two, else the largest of 128 … 16 dividing it).
+    seed : int, optional
+        Random signs of the rotation (``None``: plain Hadamard).
+
+    Returns
+    -------
+    DataFrame
+        ``layer, spec, in_features, best_alpha, sqnr_db (none), smooth_sqnr_db, smooth_gain_db,
+        rotate_sqnr_db, rotate_gain_db, block``.
+    """
+    from .hadamard import default_block
+
+    names = list(layers) if layers is not None else source.linear_names()
+    rows = []
+    for i, name in enumerate(names):
+        x, w = source.linear(name)
+        n = x.shape[1]
+        try:
+            b = block or default_block(n)
+            r = hadamard(n, block=b, seed=seed)
+        except ValueError:
+            b, r = 0, None
+        for label, (ws, xs) in specs.items():
+            sweep = alpha_sweep(x, w, ws, xs, alphas=[None, *alphas])
+            base = float(sweep["sqnr_db"].iloc[0])
+            a = best_alpha(sweep)
+            best = float(sweep.dropna(subset=["alpha"])["sqnr_db"].max())
+            rot = layer_output_error(x, w, ws, xs, r, detail=False).sqnr_db if r is not None else float("nan")
+            rows.append({"layer": name, "spec": label, "in_features": n, "best_alpha": a, "sqnr_db": base,
+                         "smooth_sqnr_db": best, "smooth_gain_db": best - base, "rotate_sqnr_db": rot,
+                         "rotate_gain_db": rot - base, "block": b})
+        if progress:
+            progress(i + 1, len(names), name)
+    return pd.DataFrame(rows)
