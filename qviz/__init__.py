@@ -37,6 +37,9 @@ from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# the transforms lab: SmoothQuant, Hadamard rotations, layer output error (qviz/transforms/)
+from .transforms import hadamard, layer_output_error, smooth_scales
+
 __all__ = [
     "QuantSpec",
     "PerTensor",
@@ -86,4 +89,8 @@ __all__ = [
     "quantized_matmul",
     "quantized_conv2d",
     "check_matmul",
+    # the transforms lab
+    "smooth_scales",
+    "hadamard",
+    "layer_output_error",
 ]

@@ -289,3 +289,8 @@ COMMANDS = {
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }
+
+# the transforms lab (qviz/cli_transforms.py)
+from .cli_transforms import COMMAND as _TRANSFORMS  # noqa: E402
+
+COMMANDS["transforms"] = _TRANSFORMS
