@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -150,6 +151,10 @@ def _heads(module) -> int:
         return int(json.load(f).get("num_attention_heads", 0))
 
 
+@functools.lru_cache(maxsize=2)
 def open_activations(name: str, limit: int | None = None) -> BuiltinActivations:
-    """The activation source of a built-in model by name (see :class:`BuiltinActivations`)."""
+    """The activation source of a built-in model by name (see :class:`BuiltinActivations`).
+
+    Built-ins are the same on every call, so the last two captures are kept (treat them as read-only).
+    """
     return BuiltinActivations(name, limit=limit)

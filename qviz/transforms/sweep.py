@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from ..blocks import n_blocks
 from ..spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
 from .hadamard import BLOCKS, _mm, hadamard, is_power_of_two
 from .output_error import ACTIVATION_GRANULARITIES, _check, layer_output_error
@@ -133,14 +134,8 @@ def granularity_table(x, w, w_spec: QuantSpec, x_spec: QuantSpec, names=ACTIVATI
             continue
         e = layer_output_error(x32, w32, w_spec, with_granularity(x_spec, g), None, w_method, x_method, y=y, detail=False)
         rows.append({"granularity": name, "x_sqnr_db": e.activation.sqnr_db, "y_sqnr_db": e.sqnr_db,
-                     "scales": int(np.prod([s // b for s, b in zip(x32.shape, _block(x32.shape, g))]))})
+                     "scales": n_blocks(x32.shape, g)})
     return pd.DataFrame(rows)
-
-
-def _block(shape, g):
-    from ..blocks import block_size
-
-    return block_size(shape, g)
 
 
 def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0), block: int | None = None,
@@ -162,8 +157,10 @@ def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 
     -------
     DataFrame
         ``layer, spec, in_features, best_alpha, sqnr_db (none), smooth_sqnr_db, smooth_gain_db,
-        rotate_sqnr_db, rotate_gain_db, block``.
+        rotate_sqnr_db, rotate_gain_db, block, note`` (a note, and NaN numbers, where the activation
+        granularity does not fit the layer's width).
     """
+    from ..blocks import block_size
     from .hadamard import default_block
 
     names = list(layers) if layers is not None else source.linear_names()
@@ -177,6 +174,11 @@ def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 
         except ValueError:
             b, r = 0, None
         for label, (ws, xs) in specs.items():
+            try:
+                block_size(x.shape, xs.granularity)
+            except ValueError as e:  # e.g. groups of 128 on a 64-wide layer: say so in the row
+                rows.append({"layer": name, "spec": label, "in_features": n, "note": str(e)})
+                continue
             sweep = alpha_sweep(x, w, ws, xs, alphas=[None, *alphas])
             base = float(sweep["sqnr_db"].iloc[0])
             a = best_alpha(sweep)
@@ -184,7 +186,7 @@ def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 
             rot = layer_output_error(x, w, ws, xs, r, detail=False).sqnr_db if r is not None else float("nan")
             rows.append({"layer": name, "spec": label, "in_features": n, "best_alpha": a, "sqnr_db": base,
                          "smooth_sqnr_db": best, "smooth_gain_db": best - base, "rotate_sqnr_db": rot,
-                         "rotate_gain_db": rot - base, "block": b})
+                         "rotate_gain_db": rot - base, "block": b, "note": ""})
         if progress:
             progress(i + 1, len(names), name)
     return pd.DataFrame(rows)
