@@ -62,6 +62,7 @@ def test_every_layer_table_and_digits(page):
     assert not at.exception, at.exception
     assert at.selectbox(key="tlayer").options == ["fc1", "fc2"]
     assert any("no attention" in i.value for i in at.info)
+    at.selectbox(key="tgran").set_value("per-group 128").run()
     at.toggle(key="tall").set_value(True).run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "best_alpha" in d.value.columns)  # AppTest keeps no dataframe keys
