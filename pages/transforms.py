@@ -57,7 +57,7 @@ ws8, xs8 = tf.w8a8(x_spec.granularity)
 specs = (("W8A8", ws8, xs8), (f"sidebar: W{spec.bits}A{spec.bits}", w_spec, x_spec))
 st.caption(f"X: {x.shape[0]} tokens × {x.shape[1]} input channels · W: {w.shape[0]} × {w.shape[1]} · "
            f"W8A8 = int8 weights per output channel, int8 activations {gran_name}; sidebar: weights {w_spec.describe()}, "
-           f"activations {x_spec.describe()}.")
+           f"activations {dataclasses.replace(spec, granularity=qviz.PerTensor()).describe().replace('per-tensor', gran_name)}.")
 
 st.header("SmoothQuant: migrate the outliers into the weights")
 alpha = st.slider("α (migration strength)", 0.0, 1.0, 0.5, 0.05, key="alpha", bind=QUERY,
@@ -65,7 +65,8 @@ alpha = st.slider("α (migration strength)", 0.0, 1.0, 0.5, 0.05, key="alpha", b
 sm = ut.smoothing(model, name, float(alpha))
 st.plotly_chart(channel_absmax_figure(sm["x"], sm["w"], sm["x_after"], sm["w_after"],
                                       title=f"Per-input-channel max|X| and max|W| · α = {alpha:.2f}"), key="smooth_channels", width="stretch")
-st.caption("Solid: before; dotted: after smoothing. Spikes in max|X| are outlier channels; smoothing flattens X and moves the spikes into W.")
+st.caption("Solid: before; dotted: after smoothing. Spikes in max|X| are outlier channels; smoothing flattens X and moves "
+           "the spikes into W. At α = 0.5 the two dotted lines coincide: max|X_j/s_j| = max|W_j·s_j| = √(max|X_j|·max|W_j|).")
 curves = ut.alpha_curves(model, name, specs, method)
 base = {k: float(d["sqnr_db"].iloc[0]) for k, d in curves.items()}
 st.plotly_chart(alpha_curve_figure(curves, base, title="Output SQNR against α"), key="alpha_curve", width="stretch")
