@@ -2,7 +2,7 @@
 
 Two quantizer pairs are measured: W8A8 (int8 weights per output channel, int8
 activations at ``--x-granularity``) and the command's spec options (weights as given,
-activations with the same bits and range at ``--x-granularity``). ``--all-layers`` adds
+activations with the same range, ``--x-bits`` bits (default ``--bits``) at ``--x-granularity``). ``--all-layers`` adds
 every Linear layer's best α and the gains of smoothing and rotation.
 
 Example
@@ -34,7 +34,9 @@ def transforms_cmd(a) -> int:
     if a.model not in MODELS:
         raise UsageError(f"{a.model}: transforms needs a model with captured activations; choose a built-in: {', '.join(MODELS)}")
     x_gran = tf.activation_granularity(a.x_granularity)
-    x_spec = dataclasses.replace(spec, granularity=x_gran)
+    if a.x_bits is not None and not 1 <= a.x_bits <= 16:
+        raise UsageError(f"--x-bits must be from 1 to 16, got {a.x_bits}")
+    x_spec = dataclasses.replace(spec, granularity=x_gran, bits=a.x_bits or spec.bits)
     ws8, xs8 = tf.w8a8(x_gran)
     specs = {"W8A8": (ws8, xs8), "spec": (spec, x_spec)}
     src = tf.open_activations(a.model)
@@ -86,6 +88,7 @@ def transforms_args(p) -> None:
     p.add_argument("--layer", required=True, metavar="NAME", help="a Linear layer, e.g. encoder.layer.0.intermediate.dense")
     p.add_argument("--x-granularity", default="per-token", metavar="G",
                    help=f"activation scales: {', '.join(ACTIVATION_GRANULARITIES)} (default per-token)")
+    p.add_argument("--x-bits", type=int, metavar="N", help="activation bits (default --bits): --bits 4 --x-bits 8 is W4A8")
     p.add_argument("--seed", type=int, default=0, help="random signs of the randomised Hadamard (default 0)")
     p.add_argument("--all-layers", action="store_true", help="also every Linear layer's best α and gains (slow: a minute)")
     p.add_argument("--json", action="store_true", help='JSON {"results": {"W8A8"|"spec": {"alpha": [...], "block": [...]}}}')

@@ -85,9 +85,9 @@ def kv_cache_error(qkv, bits=KV_BITS, symmetric: bool = False) -> pd.DataFrame:
         cache_err = {}
         for (part, g), qs in quant.items():
             i = 1 if part == "k" else 2
-            sig = sum(float(np.square(t[i], dtype=np.float64).sum()) for t in qkv)
-            err = sum(float(np.square(t[i].astype(np.float64) - qc).sum()) for t, qc in zip(qkv, qs))
-            cache_err[(part, g)] = _db(sig, err)
+            c_sig = sum(float(np.square(t[i], dtype=np.float64).sum()) for t in qkv)
+            c_err = sum(float(np.square(t[i].astype(np.float64) - qc).sum()) for t, qc in zip(qkv, qs))
+            cache_err[(part, g)] = _db(c_sig, c_err)
         for kg in KV_GRANULARITIES:
             for vg in KV_GRANULARITIES:
                 sig, err = np.zeros(h), np.zeros(h)

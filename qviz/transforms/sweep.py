@@ -29,6 +29,8 @@ from .smooth import channel_absmax, smooth_scales
 
 #: α values of the default sweep
 ALPHAS = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 21))
+#: α values of the whole-model table
+ALPHAS_COARSE = tuple(round(a, 1) for a in np.linspace(0.0, 1.0, 11))
 
 
 def activation_granularity(name: str) -> Granularity:
@@ -138,7 +140,7 @@ def granularity_table(x, w, w_spec: QuantSpec, x_spec: QuantSpec, names=ACTIVATI
     return pd.DataFrame(rows)
 
 
-def model_table(source, specs: dict, alphas=(0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0), block: int | None = None,
+def model_table(source, specs: dict, alphas=ALPHAS_COARSE, block: int | None = None,
                 seed: int | None = 0, layers=None, progress=None) -> pd.DataFrame:
     """Per Linear layer and spec: the best α and the output-SQNR gain of smoothing and of a Hadamard rotation.
 

@@ -130,3 +130,23 @@ def test_model_table_on_two_minilm_layers():
     x, w = src.linear(names[0])
     e = qviz.layer_output_error(x, w, *w8a8(), qviz.hadamard(384, block=128, seed=0))
     assert t["rotate_sqnr_db"].iloc[0] == pytest.approx(e.sqnr_db, rel=1e-12)
+
+
+def test_w8a8_output_sqnr_equals_torchs_fake_quant_path(planted):
+    """torch.fake_quantize_per_channel_affine on both operands (Δ = row absmax / 127.5), then the product."""
+    import torch
+
+    x, w = planted
+
+    def fq(a):
+        a = torch.from_numpy(a)
+        scale = a.abs().amax(dim=1) / 127.5
+        return torch.fake_quantize_per_channel_affine(a, scale, torch.zeros(a.shape[0], dtype=torch.int32), 0, -128, 127)
+
+    r = qviz.hadamard(128, block=32, seed=5)
+    for t in (None, r):
+        xt, wt = as_transform(t, 128).apply(x, w)
+        y = torch.from_numpy(x) @ torch.from_numpy(w).T
+        yq = fq(xt) @ fq(wt).T
+        want = float(10 * torch.log10((y.double() ** 2).sum() / ((y - yq).double() ** 2).sum()))
+        assert qviz.layer_output_error(x, w, *w8a8(), t).sqnr_db == pytest.approx(want, abs=1e-9)
