@@ -146,7 +146,13 @@ def rotate(x: np.ndarray, r: np.ndarray, block: int | None = None) -> np.ndarray
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """float32 matrix product through torch (multithreaded BLAS without numpy's small-matrix overheads)."""
+    """float32 matrix product through torch (multithreaded BLAS without numpy's small-matrix overheads).
+
+    Transposed views (``w.T``) go to BLAS as they are (torch passes the transpose flag): no copy.
+    """
     import torch
 
-    return torch.matmul(torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b))).numpy()
+    def t(m):
+        return torch.from_numpy(m if all(s >= 0 for s in m.strides) else np.ascontiguousarray(m))
+
+    return torch.matmul(t(a), t(b)).numpy()

@@ -103,23 +103,25 @@ def rotation_blocks(n: int) -> list[int]:
 
 
 def block_sweep(x, w, w_spec: QuantSpec, x_spec: QuantSpec, blocks=None, seed: int | None = 0,
-                w_method: str = "minmax", x_method: str = "minmax", smooth_alpha: float | None = None) -> pd.DataFrame:
+                w_method: str = "minmax", x_method: str = "minmax", smooth_alpha: float | None = None,
+                detail: bool = False) -> pd.DataFrame:
     """Output SQNR with no rotation (block 0) and a Hadamard of each block size, plain and with random signs.
 
     Columns ``block, signs ("none", "+1", "random"), sqnr_db, mse, cosine, x_sqnr_db, …``. With
-    ``smooth_alpha`` every row is smoothed at that α first.
+    ``smooth_alpha`` every row is smoothed at that α first; ``detail`` fills the operand statistics
+    (max|·|, kurtosis) and the operands' full metrics.
     """
     x32, w32 = _check(x, w)
     n = x32.shape[1]
     y = _mm(x32, w32.T)
     s = None if smooth_alpha is None else smooth_scales(channel_absmax(x32, 0), channel_absmax(w32, 0), smooth_alpha)
-    rows = [_row({"block": 0, "signs": "none"}, layer_output_error(x32, w32, w_spec, x_spec, s, w_method, x_method, y=y))]
+    rows = [_row({"block": 0, "signs": "none"}, layer_output_error(x32, w32, w_spec, x_spec, s, w_method, x_method, y=y, detail=detail))]
     for b in blocks if blocks is not None else rotation_blocks(n):
         for signs, sd in (("+1", None), ("random", seed)):
             if signs == "random" and seed is None:
                 continue
             r = hadamard(n, block=int(b), seed=sd)
-            e = layer_output_error(x32, w32, w_spec, x_spec, (s, r) if s is not None else r, w_method, x_method, y=y)
+            e = layer_output_error(x32, w32, w_spec, x_spec, (s, r) if s is not None else r, w_method, x_method, y=y, detail=detail)
             rows.append(_row({"block": int(b), "signs": signs}, e))
     return pd.DataFrame(rows)
 

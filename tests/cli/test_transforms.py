@@ -8,14 +8,14 @@ import pytest
 
 from tests.cli.conftest import assert_one_line_error, run
 
-LAYER = "encoder.layer.0.intermediate.dense"
+LAYER = "encoder.layer.0.attention.self.query"
 
 
 def test_minilm_json(capsys):
     rc, out, err = run(capsys, "transforms", "minilm", "--layer", LAYER, "--json")
     assert rc == 0, err
     doc = json.loads(out)
-    assert doc["x_shape"] == [385, 384] and doc["w_shape"] == [1536, 384]
+    assert doc["x_shape"] == [385, 384] and doc["w_shape"] == [384, 384]
     for label in ("W8A8", "spec"):
         r = doc["results"][label]
         alphas = [p["alpha"] for p in r["alpha"]]
@@ -25,15 +25,18 @@ def test_minilm_json(capsys):
         assert {(p["block"], p["signs"]) for p in r["block"]} == {(b, s) for b in (16, 32, 64, 128) for s in ("+1", "random")}
     w8 = doc["results"]["W8A8"]
     assert "per-channel (axis 0)" in w8["w_spec"] and w8["x_spec"].startswith("int8")
-    # on MiniLM's FFN input both transforms help at W8A8 (measured: about +7 dB and +9 dB)
-    assert max(p["sqnr_db"] for p in w8["alpha"]) > w8["none_sqnr_db"] + 3
+    # on MiniLM's first query projection both transforms help at W8A8 (measured: +2.2 dB and +4.3 dB)
+    assert max(p["sqnr_db"] for p in w8["alpha"]) > w8["none_sqnr_db"] + 1.5
     assert max(p["sqnr_db"] for p in w8["block"]) > w8["none_sqnr_db"] + 3
 
 
-def test_table_on_digits(capsys):
-    rc, out, err = run(capsys, "transforms", "digits_cnn", "--layer", "fc2", "--bits", "4", "--x-granularity", "per-tensor")
+def test_table(capsys, tmp_path):
+    out_file = tmp_path / "t.txt"
+    rc, _, err = run(capsys, "transforms", "minilm", "--layer", LAYER, "--bits", "4", "--x-granularity", "per-tensor",
+                     "--seed", "3", "--out", out_file)
     assert rc == 0, err
-    assert "← best" in out and "Hadamard block 64" in out and "int4 symmetric midtread per-tensor" in out
+    text = out_file.read_text()
+    assert "← best" in text and "Hadamard block 128  random" in text and "int4 symmetric midtread per-tensor" in text
 
 
 @pytest.mark.parametrize("argv,msg", [

@@ -118,18 +118,19 @@ def test_bad_input():
     assert 40 < e.sqnr_db < 45  # symmetric int8: 1.0 → 127.5 → clipped to 127
 
 
-def test_model_table_on_two_minilm_layers():
+def test_model_table_on_minilm_layers():
     from qviz.transforms import model_table, open_activations
 
     src = open_activations("minilm")
-    names = ["encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense"]
-    t = model_table(src, {"W8A8": w8a8()}, layers=names)
+    names = ["encoder.layer.0.attention.self.query", "encoder.layer.0.output.dense"]
+    t = model_table(src, {"W8A8": w8a8()}, alphas=(0.0, 0.5, 1.0), layers=names)
     assert t["layer"].tolist() == names and t["block"].tolist() == [128, 128]  # 384 = 3·128, 1536 = 12·128
-    assert ((t["best_alpha"] >= 0) & (t["best_alpha"] <= 1)).all()
+    assert set(t["best_alpha"]) <= {0.0, 0.5, 1.0} and (t["note"] == "").all()
     np.testing.assert_allclose(t["smooth_sqnr_db"] - t["sqnr_db"], t["smooth_gain_db"])
     x, w = src.linear(names[0])
     e = qviz.layer_output_error(x, w, *w8a8(), qviz.hadamard(384, block=128, seed=0))
     assert t["rotate_sqnr_db"].iloc[0] == pytest.approx(e.sqnr_db, rel=1e-12)
+    assert t["sqnr_db"].iloc[0] == pytest.approx(qviz.layer_output_error(x, w, *w8a8()).sqnr_db, rel=1e-12)
 
 
 def test_w8a8_output_sqnr_equals_torchs_fake_quant_path(planted):
