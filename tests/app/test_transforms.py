@@ -44,9 +44,11 @@ def test_alpha_layer_and_granularity_change_the_view(page):
     assert not at.exception, at.exception
     after = figures(at)[0]["data"][2]["y"]
     assert before != after
-    at.selectbox(key="tlayer").set_value("encoder.layer.0.output.dense").run()
+    x_before = figures(at)[0]["data"][0]["y"]  # max|X| per channel of layer 0's query input
+    at.selectbox(key="tlayer").set_value("encoder.layer.1.attention.self.key").run()
     assert not at.exception, at.exception
-    assert any("1536 input channels" in c.value for c in at.caption)
+    assert any("385 tokens × 384 input channels" in c.value for c in at.caption)
+    assert figures(at)[0]["data"][0]["y"] != x_before
     at.selectbox(key="tgran").set_value("per-group 128").run()
     assert not at.exception, at.exception
     gran = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("SQNR of X and Y"))
