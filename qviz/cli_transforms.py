@@ -7,13 +7,11 @@ every Linear layer's best α and the gains of smoothing and rotation.
 
 Example
 -------
->>> import io, contextlib, json
->>> buf = io.StringIO()
->>> with contextlib.redirect_stdout(buf):
-...     main(["transforms", "digits_cnn", "--layer", "fc2", "--json"])
-0
->>> sorted(json.loads(buf.getvalue())["results"])
-['W8A8', 'spec']
+>>> main(["transforms", "model.pt", "--layer", "fc1"])  # prints "qviz: error: model.pt: transforms needs …" on stderr
+2
+
+``python -m qviz transforms minilm --layer encoder.layer.0.attention.self.query --json`` prints
+``{"results": {"W8A8": {"alpha": [{"alpha", "sqnr_db"}, …], "block": [{"block", "signs", "sqnr_db"}, …], …}, "spec": …}}``.
 """
 
 from __future__ import annotations
