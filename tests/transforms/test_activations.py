@@ -11,7 +11,7 @@ from qviz.transforms import open_activations
 
 @pytest.fixture(scope="module")
 def minilm():
-    return open_activations("minilm", limit=6)
+    return open_activations("minilm")  # the capture the page and the CLI use (cached per process)
 
 
 def test_linear_inputs_are_the_real_tokens_only(minilm):
@@ -22,7 +22,7 @@ def test_linear_inputs_are_the_real_tokens_only(minilm):
     x, w = minilm.linear("encoder.layer.1.output.dense")
     assert w.shape == (384, 1536) and x.shape[1] == 1536 and x.dtype == np.float32
     model = mm.build()
-    texts = mm.sentences()[:6]
+    texts = mm.sentences()[:32]
     tok = mm.tokenizer()
     lengths = [len(tok.encode(t).ids) for t in texts]
     assert x.shape[0] == sum(lengths)  # padding tokens left out
@@ -41,7 +41,7 @@ def test_attention_q_k_v_per_head(minilm):
     names = minilm.attention_names()
     assert names == [f"encoder.layer.{i}.attention.self" for i in range(6)]
     seqs = minilm.attention(names[0])
-    assert len(seqs) == 6
+    assert len(seqs) == 32
     q, k, v = seqs[0]
     assert q.shape[0] == 12 and q.shape[2] == 32 and k.shape == v.shape == q.shape
     x, w = minilm.linear("encoder.layer.0.attention.self.key")
