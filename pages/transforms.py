@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 import qviz
 from qviz import transforms as tf
 from qviz.plots.transforms import (alpha_curve_figure, block_sqnr_figure, channel_absmax_figure, granularity_figure,
-                                   kv_bits_figure, kv_heads_figure, rotation_histogram_figure)
+                                   induced_outlier_figure, kv_bits_figure, kv_heads_figure, rotation_histogram_figure)
 from ui import transforms as ut
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
@@ -102,15 +103,19 @@ else:
     bt = ut.blocks(model, name, ws8, xs8, method, SEED)
     st.plotly_chart(block_sqnr_figure(bt, title="W8A8 output SQNR per Hadamard block size"), key="block_sqnr", width="stretch")
     st.subheader("The induced outlier")
-    st.plotly_chart(channel_absmax_figure(rot["plain_absmax"], rot["random_absmax"], title="max|X·R| per channel: +1 signs against random signs")
-                    .update_traces(selector=0, name="+1 signs (plain Hadamard)").update_traces(selector=1, name="random signs"),
+    st.plotly_chart(induced_outlier_figure({"X, +1 signs (plain Hadamard)": rot["plain_absmax"], "X, random signs": rot["random_absmax"],
+                                            f"X + {rot['offset']:.2g} (one σ), +1 signs": rot["offset_plain_absmax"],
+                                            f"X + {rot['offset']:.2g} (one σ), random signs": rot["offset_random_absmax"]}, int(block),
+                                           title="max|X·R| per channel: the first row of a Hadamard block is all +1"),
                     key="induced", width="stretch")
     first = rot["plain_absmax"][:: int(block)]
-    rest = pd.Series(rot["plain_absmax"]).drop(index=range(0, n, int(block)))
-    st.caption(f"The first row of every Hadamard block is all +1, so channel 0 of each block gets Σ x_j/√b: a token's mean "
-               f"times √b. Here the mean |token mean| is {rot['mean_abs_token_mean']:.3g}; the first channels of the blocks "
-               f"reach max {float(first.max()):.3g} against {float(rest.max()):.3g} for the others. Random signs break the "
-               "pattern.")
+    rest = np.delete(rot["plain_absmax"], np.arange(0, n, int(block)))
+    st.caption(f"Channel 0 of each block receives Σ x_j/√b: a token's mean times √b. On this layer's real inputs the mean "
+               f"|token mean| is {rot['mean_abs_token_mean']:.3g}, so the first channels reach {float(first.max()):.3g} against "
+               f"{float(rest.max()):.3g} elsewhere: no induced outlier here. Shift every token by one σ ({rot['offset']:.2g}, as a "
+               f"DC offset or a one-signed activation would) and the plain Hadamard puts √{int(block)}·σ = "
+               f"{np.sqrt(int(block)) * rot['offset']:.3g} on those channels ({float(rot['offset_plain_absmax'][::int(block)].max()):.3g} "
+               f"measured); random signs spread it ({float(rot['offset_random_absmax'].max()):.3g}).")
 
 st.header("Activation granularity")
 gt = ut.granularities(model, name, w_spec, dataclasses.replace(x_spec, granularity=qviz.PerTensor()), method)

@@ -76,6 +76,12 @@ def rotation(model: str, name: str, block: int, seed: int | None) -> dict:
             out["stats"].append({"tensor": what, "": when, **tf.output_error.operand_stats(a)})
     out["plain_absmax"] = tf.channel_absmax(plain, 0)
     out["random_absmax"] = tf.channel_absmax(signed, 0)
+    # the induced-outlier case made visible: every token shifted by one standard deviation of X
+    out["offset"] = float(x.std())
+    shifted = x + np.float32(out["offset"])
+    out["offset_plain_absmax"] = tf.channel_absmax(tf.as_transform(tf.hadamard(x.shape[1], block=block), x.shape[1]).apply(shifted, w)[0], 0)
+    out["offset_random_absmax"] = tf.channel_absmax(
+        tf.as_transform(tf.hadamard(x.shape[1], block=block, seed=seed if seed is not None else 0), x.shape[1]).apply(shifted, w)[0], 0)
     out["x_absmax"] = tf.channel_absmax(x, 0)
     out["mean_abs_token_mean"] = float(np.abs(x.mean(axis=1)).mean())
     return out

@@ -138,3 +138,23 @@ def kv_heads_figure(df: pd.DataFrame, bits: int, title: str | None = None) -> go
     style.base_layout(fig, title, height=320)
     fig.update_layout(barmode="group", bargap=0.2, xaxis_title="head", yaxis_title="attention output SQNR (dB)")
     return fig
+
+
+def induced_outlier_figure(curves: dict, block: int, title: str | None = None) -> go.Figure:
+    """max|X·R| per channel for each ``{label: per-channel maxima}``; the first channel of every Hadamard block marked.
+
+    The first row of a (plain) Hadamard block is all +1, so a shared offset of the tokens lands on those channels.
+    """
+    fig = go.Figure()
+    colors = [style.DATA, ACCENT, GOOD, style.CLIP]
+    for k, (label, v) in enumerate(curves.items()):
+        i, y = _reduce(v)
+        fig.add_scatter(x=i, y=y, mode="lines", name=label, line=dict(color=colors[k % len(colors)], width=1.2,
+                                                                        dash=None if k % 2 == 0 else "dot"))
+    n = max((len(v) for v in curves.values()), default=0)
+    if block and n and n // block <= 64:
+        for s in range(0, n, block):
+            fig.add_vline(x=s, line=dict(color="rgba(60,60,60,0.25)", width=1))
+    style.base_layout(fig, title, height=340)
+    fig.update_layout(xaxis_title="channel after rotation (grey: first channel of each block)", yaxis_title="max |x·R|")
+    return fig

@@ -69,3 +69,15 @@ def test_rotation_spreads_a_planted_outlier_channel():
     xr = x @ qviz.hadamard(128, seed=0)
     assert np.abs(xr).max() < np.abs(x).max() / 5
     np.testing.assert_allclose(np.linalg.norm(xr, axis=1), np.linalg.norm(x, axis=1), rtol=1e-5)  # energy kept
+
+
+def test_the_induced_outlier_of_the_first_row_and_random_signs():
+    """A shared offset c on every channel lands on channel 0 of each block as √b·c; random signs spread it."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 384)) * 0.1 + 1.0).astype(np.float32)  # every token ≈ +1 on every channel
+    plain = np.abs(rotate(x, qviz.hadamard(384, block=128))).max(0)
+    first = plain[::128]
+    assert np.allclose(first, np.sqrt(128), rtol=0.05)  # √b · mean
+    assert np.delete(plain, [0, 128, 256]).max() < first.min() / 5
+    signed = np.abs(rotate(x, qviz.hadamard(384, block=128, seed=0))).max(0)
+    assert signed.max() < first.min() / 2
