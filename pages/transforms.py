@@ -14,12 +14,9 @@ from qviz.plots.transforms import (alpha_curve_figure, block_sqnr_figure, channe
                                    induced_outlier_figure, kv_bits_figure, kv_heads_figure, rotation_histogram_figure)
 from ui import transforms as ut
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
+from ui.keys import QUERY
 from ui.spec_widgets import calibrator_control, spec_controls
 
-leave_legacy_pages_mode()
-
-QUERY = "query-params"
 SEED = 0
 
 spec = spec_controls(granularity=True)
@@ -34,7 +31,7 @@ if method in ("entropy", "mse", "aciq", "percentile"):
 method = "minmax"
 
 c = st.columns([2, 3, 2])
-model = c[0].selectbox("Model", list(ut.MODELS), format_func=ut.MODELS.get, key="tmodel", bind=QUERY)
+model = c[0].selectbox("Model", ut.MODELS, format_func=ut.model_title, key="tmodel", bind=QUERY)
 try:
     src = ut.source(model)
 except (ValueError, qviz.SourceError) as e:
@@ -127,7 +124,7 @@ st.caption("Finer scales follow the outliers: per-token scales are dynamic (comp
 st.header("KV cache")
 attn = src.attention_names()
 if not attn:
-    st.info(f"{ut.MODELS[model]} has no attention: the KV-cache view needs MiniLM.")
+    st.info(f"{ut.model_title(model)} has no attention: the KV-cache view needs MiniLM.")
 else:
     k = st.columns([3, 2])
     block_name = k[0].selectbox("Attention block", attn, key="tattn", bind=QUERY)

@@ -23,7 +23,7 @@ from .cli import UsageError, dump_json, emit, main, method_options, progress_for
 
 def transforms_cmd(a) -> int:
     from . import transforms as tf
-    from .sources.builtin import MODELS
+    from .models import MODELS
 
     spec = spec_from_args(a)
     method, _ = method_options(a)

@@ -14,9 +14,12 @@ import streamlit as st
 import qviz
 from qviz import transforms as tf
 from qviz.binning import histogram
+from qviz.models import model_names, model_title  # noqa: F401 (the page's label)
 
-#: activation sources: model name -> title (built-ins with captured Linear inputs)
-MODELS = {"minilm": "MiniLM (all-MiniLM-L6-v2)", "digits_cnn": "Digits CNN"}
+#: activation sources: the built-in models (qviz.models.MODELS, the one list), MiniLM first
+MODELS = sorted(model_names(), key=lambda n: n != "minilm")
+
+
 
 
 @st.cache_resource(show_spinner="Capturing activations (one forward pass)…", max_entries=2)

@@ -24,7 +24,6 @@ Example
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 
@@ -50,12 +49,12 @@ class BuiltinActivations:
     def __init__(self, name: str, limit: int | None = None, max_tokens: int = MAX_TOKENS):
         import torch
 
-        from ..sources.builtin import MODELS
+        from ..models import MODELS
 
         if name not in MODELS:
             raise ValueError(f"{name}: no captured activations for it; choose a built-in model: {', '.join(MODELS)}")
         self.name = name
-        self.module = importlib.import_module(MODELS[name])
+        self.module = MODELS[name]
         self.title = self.module.TITLE
         model = self.module.build()
         self._inputs: dict[str, list] = {}
