@@ -119,7 +119,7 @@ def _as_channels(module, x) -> np.ndarray:
     import torch
 
     x = x.detach().to(torch.float32)
-    if isinstance(module, torch.nn.Linear):
+    if isinstance(module, torch.nn.Linear) or not hasattr(module, "kernel_size"):  # Linear, GPT-2 Conv1D: (…, C)
         return x.reshape(-1, x.shape[-1]).T.contiguous().numpy()
     if x.ndim == len(module.kernel_size) + 1:  # an unbatched conv input (C, ...)
         x = x.unsqueeze(0)
@@ -135,6 +135,7 @@ def capture(
     run=None,
     sample_numel: int = DEFAULT_SAMPLE_NUMEL,
     progress=None,
+    kinds: tuple | None = None,
     **options,
 ) -> list[Activation]:
     """Run ``model`` on ``batches`` and calibrate the input of every Linear/Conv.
@@ -150,6 +151,8 @@ def capture(
         Values per layer kept for error metrics.
     progress : callable, optional
         ``progress(done, total, message)`` after each batch (``total`` is ``None``: unknown).
+    kinds : tuple of module classes, optional
+        Layers to hook (default Linear and Conv1d/2d/3d; :mod:`qviz.capture.hf_capture` adds GPT-2's ``Conv1D``).
 
     Returns
     -------
@@ -161,7 +164,7 @@ def capture(
     from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
-    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    kinds = kinds or (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
     state: dict = {}
     errors: dict = {}
