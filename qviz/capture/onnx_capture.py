@@ -158,6 +158,43 @@ def _expose(graph, wanted: set, types: dict, counter: list) -> list[tuple[str, s
     return found
 
 
+def expose_outputs(model, tensors, types: dict) -> tuple[object, dict]:
+    """``model`` (changed in place) with ``tensors`` added to its outputs; ``{output name: tensor}``.
+
+    Tensors already among the outputs map to themselves; model inputs are left out (the caller has them).
+    """
+    from onnx import helper
+
+    wanted = set(tensors)
+    existing = {o.name for o in model.graph.output}
+    inputs = {vi.name for vi in model.graph.input}
+    found = _expose(model.graph, wanted - inputs, types, [0])
+    mapping = {o: o for o in existing if o in wanted}
+    for out, original in found:
+        if out not in existing:
+            model.graph.output.append(helper.make_tensor_value_info(out, types.get(original, 1), None))
+            existing.add(out)
+        mapping[out] = original
+    return model, mapping
+
+
+def _walk_outputs(model, layers) -> dict:
+    """``{node name: its first output}`` for the named nodes (main graph and ``If`` branches)."""
+    wanted, out = set(layers), {}
+
+    def walk(g, path):
+        for k, node in enumerate(g.node):
+            name = _node_name(node, k, path)
+            if name in wanted and node.output:
+                out[name] = node.output[0]
+            if node.op_type == "If":
+                for aname, sub in _graphs(node):
+                    walk(sub, f"{name}/{aname}/")
+
+    walk(model.graph, "")
+    return out
+
+
 def _ort_message(e: Exception) -> str:
     text = " ".join(str(e).split())
     node = re.search(r"Name:'([^']*)'", text)
@@ -198,6 +235,7 @@ class OnnxModel:
         self._types = _elem_types(self.proto)
         self.data_description = ""
         self.synthetic = False
+        self.ndims: dict = {}
 
     def _external_bytes(self) -> int:
         files = set()
@@ -283,20 +321,7 @@ class OnnxModel:
 
     def exposed(self, tensors) -> tuple[object, dict]:
         """A copy of the model whose outputs include ``tensors``; ``{output name: tensor}`` of the added ones."""
-        from onnx import helper
-
-        model = copy.deepcopy(self.proto)
-        wanted = set(tensors)
-        existing = {o.name for o in model.graph.output}
-        inputs = {vi.name for vi in model.graph.input}
-        found = _expose(model.graph, wanted - inputs, self._types, [0])
-        mapping = {}
-        for out, original in found:
-            if out not in existing:
-                model.graph.output.append(helper.make_tensor_value_info(out, self._types.get(original, 1), None))
-                existing.add(out)
-            mapping[out] = original
-        return model, mapping
+        return expose_outputs(copy.deepcopy(self.proto), tensors, self._types)
 
     def resolve_data(self, data=None, samples: int | None = None, *, mean=0.0, std=1.0, layout: str = "NCHW"):
         """A :class:`qviz.data.CalibrationData` from a path, a dict of arrays, or None (synthetic)."""
@@ -418,6 +443,7 @@ class OnnxModel:
                 x = np.asarray(x)
                 if x.dtype.kind != "f":
                     continue
+                self.ndims[p.tensor] = x.ndim
                 axis = (1 if x.ndim >= 4 else -1) if p.axis == 99 else p.axis
                 if x.ndim and -x.ndim <= axis < x.ndim:
                     stream.add(p.tensor, p.node, channels_view(x, axis))

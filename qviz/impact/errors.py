@@ -82,6 +82,8 @@ def layer_errors(model, spec: QuantSpec, what: str = "weights", method: str = "m
     import torch
 
     mq = quantizer_for(model, method, **options)
+    if hasattr(mq, "layer_errors"):  # an ONNX model (qviz.impact.user_model): its own graph rewrite
+        return mq.layer_errors(spec, what, progress=progress)
     batches = list(mq.module.calibration_batches(limit=limit))
     with mq.apply():
         ins, ref = _record(mq, batches, keep_inputs=True)

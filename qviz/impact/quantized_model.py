@@ -52,7 +52,7 @@ def fake_quantize_input(module, x, qparams):
     from ..affine import fake_quantize
 
     x32 = x.detach().to(torch.float32)
-    if isinstance(module, torch.nn.Linear):
+    if isinstance(module, torch.nn.Linear) or not hasattr(module, "kernel_size"):  # Linear, GPT-2 Conv1D: (…, C)
         c = x32.reshape(-1, x32.shape[-1]).T.contiguous().numpy()
         out = torch.from_numpy(np.ascontiguousarray(fake_quantize(c, qparams).T)).reshape(x32.shape)
     else:
