@@ -85,6 +85,8 @@ class HFModel:
             import torch
             import transformers
 
+            transformers.utils.logging.disable_progress_bar()
+            transformers.utils.logging.set_verbosity_error()
             try:
                 cfg = transformers.AutoConfig.from_pretrained(self.folder, local_files_only=True, trust_remote_code=False)
             except ValueError as e:

@@ -197,12 +197,12 @@ def _walk_outputs(model, layers) -> dict:
 
 def _ort_message(e: Exception) -> str:
     text = " ".join(str(e).split())
-    node = re.search(r"Name:'([^']*)'", text)
-    status = re.search(r"Status Message: (.*)", text)
-    op = re.search(r"running (\w+) node", text)
-    msg = (status.group(1) if status else text)[:200]
-    if node:
-        return f"node {node.group(1)!r}{f' ({op.group(1)})' if op else ''} failed: {msg}"
+    nodes = re.findall(r"running (\w+) node\. Name:'([^']*)'", text)  # nested If: the innermost node is last
+    status = text.rsplit("Status Message: ", 1)
+    msg = (status[1] if len(status) == 2 else text)[:200]
+    if nodes:
+        op, node = nodes[-1]
+        return f"node {node!r} ({op}): {msg}"
     return msg[:240]
 
 
@@ -308,6 +308,7 @@ class OnnxModel:
         """An ONNX Runtime CPU session of ``model`` (default: this one), graph optimisation disabled."""
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(4)  # failures come back as one line, not as ORT's coloured log
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         so.log_severity_level = 3
@@ -401,8 +402,12 @@ class OnnxModel:
 
     def run(self, session, feed: dict, outputs=None) -> list:
         """``session.run`` with any failure as one line naming the node."""
+        import onnxruntime as ort
+
+        ro = ort.RunOptions()
+        ro.log_severity_level = 4
         try:
-            return session.run(outputs, feed)
+            return session.run(outputs, feed, ro)
         except Exception as e:  # noqa: BLE001 - ORT raises its own classes
             raise ValueError(f"{self.label}: running the model failed at {_ort_message(e)}; check the calibration data's shapes and types") from None
 

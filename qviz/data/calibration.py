@@ -218,15 +218,24 @@ def synthetic_arrays(inputs: list, samples: int = 8, *, seed: int = 0, vocab: in
     """Inputs made from a signature: N(0, 1) floats, token ids in ``[0, vocab)``, ones for masks.
 
     ``inputs`` is a list of ``(name, shape, dtype)``; unknown (symbolic) dimensions other than the
-    batch take ``dims.get(name, 16)``.
+    batch take ``dims.get(name, 16)``. The leading axis is the batch (``samples`` long); when some
+    input is 0-d, every array instead gets a leading sample axis before the whole input shape (batch 1).
+
+    >>> d = synthetic_arrays([("ids", ("batch", "seq"), "int64"), ("mask", ("batch", "seq"), "int64")], 2, vocab=5)
+    >>> d.arrays["ids"].shape, int(d.arrays["ids"].max()) < 5, d.arrays["mask"].min(), d.synthetic
+    ((2, 16), True, np.int64(1), True)
     """
     samples = _check_samples(samples) or 8
     rng = np.random.default_rng(seed)
+    per_call = any(len(tuple(shape)) == 0 for _, shape, _ in inputs)  # a 0-d input: one sample per model call
     arrays = {}
     for name, shape, dtype in inputs:
-        dims_ = [samples] + [d if isinstance(d, int) and d > 0 else (dims or {}).get(str(d), 16) for d in list(shape)[1:]]
-        if not shape:
-            dims_ = []
+        shape = list(shape)
+        fill = [d if isinstance(d, int) and d > 0 else (dims or {}).get(str(d), 16) for d in shape]
+        if per_call:
+            dims_ = [samples] + ([1] + fill[1:] if shape and not (isinstance(shape[0], int) and shape[0] > 0) else fill)
+        else:
+            dims_ = [samples] + fill[1:]
         dt = np.dtype(dtype)
         if dt.kind in "iu":
             low_name = name.lower()
