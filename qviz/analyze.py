@@ -1,7 +1,10 @@
 """Per-layer table: what one quantizer does to every tensor of a source, :func:`analyze`.
 
 One row per weight tensor, read one at a time, and, for built-in
-models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`).
+models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`); for a user's ONNX
+file or Hugging Face folder, when asked (``activations=True`` or ``data=``), one row per
+MatMul/Gemm/Conv (Linear/Conv) input captured on calibration data (:mod:`qviz.capture`), its
+``note`` saying what the data was and ``flags`` holding ``synthetic`` for synthetic inputs.
 For each: statistics (:func:`qviz.stats.tensor_stats`, as the inspector shows them), the calibrated range
 (``qviz.calibrate``), the quantization parameters, and every field of
 :func:`qviz.error_metrics` on ``fake_quantize(x)``. Peak memory is about one

@@ -6,6 +6,6 @@
 
 from .memory import available_bytes, check_fits
 from .onnx_capture import OnnxModel
-from .runner import is_runnable, open_model
+from .runner import activation_frame, activation_rows, is_runnable, open_model
 
-__all__ = ["OnnxModel", "available_bytes", "check_fits", "is_runnable", "open_model"]
+__all__ = ["OnnxModel", "activation_frame", "activation_rows", "available_bytes", "check_fits", "is_runnable", "open_model"]

@@ -28,6 +28,27 @@ def _onnx_path(path) -> str | None:
     return None
 
 
+def activation_frame(acts, synthetic: bool = False):
+    """The :func:`qviz.analyze` rows of captured activations; ``synthetic`` flags every row."""
+    import pandas as pd
+
+    from ..analyze import COLUMNS, activation_row
+
+    rows = []
+    for act in acts:
+        row = activation_row(act)
+        if synthetic:
+            row["flags"] = ",".join(f for f in (row["flags"], "synthetic") if f)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def activation_rows(model, spec, method: str = "minmax", **kw):
+    """Run ``model`` (:func:`open_model`) on calibration data and return its activation rows (see :func:`qviz.analyze`)."""
+    acts = model.capture(spec, method, **kw)
+    return activation_frame(acts, model.synthetic)
+
+
 def is_runnable(path) -> bool:
     """True for an ``.onnx`` file (or a folder with one) and a Hugging Face folder with ``config.json``."""
     return _onnx_path(path) is not None or is_hf_folder(path)
