@@ -9,7 +9,7 @@ import streamlit as st
 from qviz.binning import histogram
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
-from ui import compute
+from ui import activations, compute
 from ui.glossary import glossary
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import CALIBRATOR_TITLES, spec_controls
@@ -80,5 +80,8 @@ for i, method in enumerate(searched):
             key=f"curve_{method}", width="stretch",
         )
 st.caption("Each curve is the criterion the calibrator evaluated at every candidate threshold (KL divergence, MSE, or the CDF); the marker is the threshold it chose. Min-max searches nothing.")
+
+if activations.is_activation(picked):
+    activations.token_channel_section(picked, spec)
 
 glossary()

@@ -44,6 +44,7 @@ from .memory import check_fits
 from .stream import ActivationStream, channels_view
 
 CAPTURE_OPS = ("MatMul", "Gemm", "Conv")
+SMALL_EXTERNAL = 1 << 16  # external tensors up to this many bytes are read into the model (shape inputs)
 _PREFIX = "qviz__"
 
 
@@ -238,19 +239,37 @@ class OnnxModel:
         self.ndims: dict = {}
 
     def _external_bytes(self) -> int:
+        """Bytes of the external data files; small external tensors (shape inputs) are read in (ORT needs them at load).
+
+        External files must sit inside the model's folder (a location outside it is refused, as by the reader).
+        """
+        from onnx import TensorProto
+        from onnx.external_data_helper import load_external_data_for_tensor
+
         files = set()
+        base = os.path.realpath(self.base)
 
         def walk(g):
             for t in g.initializer:
-                for e in t.external_data:
-                    if e.key == "location":
-                        files.add(e.value)
+                if t.data_location != TensorProto.EXTERNAL:
+                    continue
+                meta = {e.key: e.value for e in t.external_data}
+                where = meta.get("location", "")
+                real = os.path.realpath(os.path.join(base, where))
+                if not where or os.path.isabs(where) or not real.startswith(base + os.sep) or not os.path.isfile(real):
+                    raise ValueError(f"{self.label}: tensor {t.name!r} needs external data {where!r}, which is missing or outside "
+                                     "the model's folder; keep external data files next to the model")
+                files.add(real)
+                if int(meta.get("length", 0) or 0) <= SMALL_EXTERNAL:
+                    load_external_data_for_tensor(t, base)
+                    t.data_location = TensorProto.DEFAULT
+                    del t.external_data[:]
             for node in g.node:
                 for _, sub in _graphs(node):
                     walk(sub)
 
         walk(self.proto.graph)
-        return sum(os.path.getsize(os.path.join(self.base, f)) for f in files if os.path.isfile(os.path.join(self.base, f)))
+        return sum(os.path.getsize(f) for f in files)
 
     # ------------------------------------------------------------------ signature
     @property
