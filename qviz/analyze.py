@@ -159,7 +159,9 @@ def _user_model(source, activations, data):
     path = getattr(source, "path", source)
     if isinstance(path, (str, os.PathLike)) and is_runnable(path):
         return open_model(path)
-    if data is not None and not (isinstance(source, str) and source in builtin_names()):
+    if data is not None:
+        if isinstance(source, str) and source in builtin_names():
+            raise ValueError(f"{source}: built-ins run on their own calibration data; data= is for your own .onnx file or model folder")
         raise ValueError(f"{getattr(source, 'label', source)}: calibration data needs a model qviz can run (an .onnx file or a "
                          "Hugging Face folder with config.json); this source holds weights only")
     return None
