@@ -35,7 +35,7 @@ def values(v) -> np.ndarray:
 
 def test_default_page_opens_on_the_file(opened):
     src = opened.segmented_control(key="src")
-    assert src.value == "File" and list(src.options) == ["Sample", "Built-in model", "Upload", "File"]
+    assert src.value == "File" and list(src.options) == ["Sample", "Built-in model", "Upload", "File", "Activations"]
     tensor = opened.selectbox(key="tensor")
     assert list(tensor.options) == ["small.bias", "big.weight"] and tensor.value == "big.weight"  # the largest float tensor
     hist = figures(opened)[0]
