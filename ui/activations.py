@@ -39,14 +39,23 @@ def _progress(label: str):
 
 
 def _data_path(upload) -> str | None:
-    """An uploaded calibration file written to a private temporary file (the loaders read paths)."""
+    """An uploaded calibration file written under its own name into a private temporary folder (loaders read paths)."""
     if upload is None:
         return None
-    suffix = os.path.splitext(upload.name)[1].lower() or ".txt"
-    fd, path = tempfile.mkstemp(suffix=suffix, prefix="qviz-calib-")
-    with os.fdopen(fd, "wb") as f:
+    name = os.path.basename(upload.name) or "calibration.npz"
+    path = os.path.join(tempfile.mkdtemp(prefix="qviz-calib-"), name)
+    with open(path, "wb") as f:
         f.write(upload.getvalue())
     return path
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        try:
+            os.unlink(path)
+            os.rmdir(os.path.dirname(path))
+        except OSError:
+            pass
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, scope="session")
@@ -62,11 +71,7 @@ def _captured(model_key: str, _model, data_key: str, _upload, samples: int, batc
         return {"acts": acts, "description": _model.data_description, "synthetic": _model.synthetic}
     finally:
         bar.empty()
-        if path:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        _remove(path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, scope="session")
@@ -214,11 +219,7 @@ def _quantizer(run_key: str, _model, _upload, samples: int, batch: int, method: 
         cls = OnnxQuantizer if isinstance(_model, OnnxModel) else HFQuantizer
         return cls(_model, method, data=path, samples=samples, batch_size=batch, **dict(options))
     finally:
-        if path:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        _remove(path)
 
 
 def _with_bar(label, fn):
