@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import data, layers
+from ui import activations, data, layers
 from ui.glossary import glossary
 from ui.nav import link
 from ui.routing import leave_legacy_pages_mode
@@ -57,6 +58,11 @@ try:
         df_a = layers.uploaded(digest, source, spec, method, up.name)
         df_b = layers.uploaded(digest, source, spec_b, method, up.name)
         model, label = None, up.name
+        if up.name.lower().endswith(".onnx"):  # its activations, when asked (ui.activations)
+            with st.expander("Activations: run the model on calibration data", expanded=False):
+                extra = activations.layer_rows(raw, up.name, [spec, spec_b], method, options)
+            if extra:
+                df_a, df_b = pd.concat([df_a, extra[0]], ignore_index=True), pd.concat([df_b, extra[1]], ignore_index=True)
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))
     st.stop()

@@ -287,3 +287,34 @@ def user_impact(path: str | None, spec: qviz.QuantSpec, what: str, method: str, 
     st.subheader("Isolated against accumulated error")
     st.plotly_chart(errors_figure(err, title="Output SQNR per layer"), key="uerrors", width="stretch")
     st.caption("Blue: the layer alone quantized (fp32 input); red: every layer quantized. A widening gap means error piles up.")
+
+
+# ---------------------------------------------------------------------------------------------- Model layers
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def _rows(run_key: str, _model, _upload, samples: int, batch: int, spec: qviz.QuantSpec, method: str, options: tuple):
+    bar, progress = _progress("Running the model on calibration data")
+    path = _data_path(_upload)
+    try:
+        return qviz.capture.activation_rows(_model, spec, method, data=path, samples=samples, batch_size=batch, progress=progress,
+                                            **dict(options))
+    finally:
+        bar.empty()
+        _remove(path)
+
+
+def layer_rows(raw: bytes, name: str, specs: list, method: str, options: dict) -> list | None:
+    """Activation rows of an uploaded ONNX model for each spec of ``specs``, once its run button was pressed."""
+    digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
+    model = _upload_model(digest, raw, name)
+    dkey, up, samples, batch = data_controls("ldata")
+    run_key = f"upload:{digest}|{dkey}|{samples}|{batch}"
+    if not run_button(run_key, "lrun"):
+        return None
+    opts = tuple(sorted(options.items()))
+    out = [_rows(run_key, model, up, samples, batch, s, method, opts) for s in specs]
+    note = out[0]["note"].iloc[0] if len(out[0]) else ""
+    if len(out[0]) and out[0]["flags"].str.contains("synthetic").any():
+        st.warning(f"Synthetic inputs ({note.split('— ', 1)[-1]}): ranges from random data can mislead. Upload calibration data.")
+    elif note:
+        st.caption(f"Calibration data: {note.split('; ')[-1]}")
+    return out
