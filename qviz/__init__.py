@@ -38,6 +38,7 @@ from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
 # activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
+from . import data
 from .capture import open_model
 from .impact.user_model import output_fidelity, user_quantizer
 from .tokens import token_channel
