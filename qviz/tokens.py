@@ -35,7 +35,7 @@ from .arrays import as_float32
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import outlier_channels
 
-SCALINGS = {"per-tensor": PerTensor(), "per-token": PerChannel(0), "per-channel": PerChannel(1)}
+SCALINGS: dict[str, PerTensor | PerChannel] = {"per-tensor": PerTensor(), "per-token": PerChannel(0), "per-channel": PerChannel(1)}
 
 
 @dataclass

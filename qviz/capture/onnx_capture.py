@@ -224,14 +224,15 @@ class OnnxModel:
         import onnx
 
         is_bytes = isinstance(data, (bytes, bytearray, memoryview))
-        self.path = None if is_bytes else os.fspath(data)
-        self.label = label or (os.path.basename(self.path) if self.path else "model.onnx")
+        path = "" if is_bytes else os.fspath(data)
+        self.path: str | None = path or None
+        self.label = label or (os.path.basename(path) if path else "model.onnx")
         try:
-            self.proto = onnx.load_model_from_string(bytes(data)) if is_bytes else onnx.load(self.path, load_external_data=False)
+            self.proto = onnx.load_model_from_string(bytes(data)) if is_bytes else onnx.load(path, load_external_data=False)
         except Exception as e:  # noqa: BLE001 - protobuf errors
             raise ValueError(f"{self.label}: is not a readable ONNX model ({' '.join(str(e).split())[:120]}); export it again") from None
-        self.base = None if is_bytes else os.path.dirname(os.path.abspath(self.path))
-        self.weight_bytes = len(data) if is_bytes else os.path.getsize(self.path) + self._external_bytes()
+        self.base: str | None = None if is_bytes else os.path.dirname(os.path.abspath(path))
+        self.weight_bytes = len(data) if is_bytes else os.path.getsize(path) + self._external_bytes()
         self._weights = _weights(self.proto.graph, set())
         self._types = _elem_types(self.proto)
         self.data_description = ""
@@ -247,7 +248,7 @@ class OnnxModel:
         from onnx.external_data_helper import load_external_data_for_tensor
 
         files = set()
-        base = os.path.realpath(self.base)
+        base = os.path.realpath(self.base or ".")
 
         def walk(g):
             for t in g.initializer:

@@ -200,9 +200,9 @@ def image_data(folder: str, shape: tuple, *, mean=0.0, std=1.0, layout: str = "N
     out = []
     for f in files:
         try:
-            with Image.open(os.path.join(folder, f)) as im:
-                im = im.convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
-                a = np.asarray(im, dtype=np.float32) / 255.0
+            with Image.open(os.path.join(folder, f)) as src:
+                img = src.convert("RGB" if c == 3 else "L").resize((w, h), Image.Resampling.BILINEAR)
+                a = np.asarray(img, dtype=np.float32) / 255.0
         except (OSError, UnidentifiedImageError) as e:
             raise ValueError(f"{label}/{f}: is not a readable image ({e}); remove it from the folder") from None
         a = a.reshape(h, w, c)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,10 @@ class _Fidelity:
     """Shared by both quantizers: fp32 outputs once, then cosine/SQNR of any config's outputs."""
 
     task_metric = METRIC
+    layers: list
+
+    def outputs(self, config: dict, what: str = "weights") -> list:
+        raise NotImplementedError
 
     def fidelity(self, config: dict | None = None, what: str = "weights") -> tuple[float, float]:
         """``(output_cosine, output_sqnr_db)`` under ``config``."""
@@ -113,16 +118,16 @@ class HFQuantizer(_Fidelity, ModelQuantizer):
         self.batch_size = batch_size
         self.model = hf.model()
         self.batches = hf.batches(self.cdata, batch_size)
-        self.source, self.module = hf, _HFAdapter(self)
+        self.source, self.module = hf, _HFAdapter(self)  # type: ignore[assignment]
         self.calibration_limit = None
-        self._modules = {n: m for n, m in self.model.named_modules() if isinstance(m, layer_kinds())}
+        self._modules: dict[str, Any] = {n: m for n, m in self.model.named_modules() if isinstance(m, layer_kinds())}
         self.layers = list(self._modules)
         self.params = {n: int(m.weight.numel()) for n, m in self._modules.items()}
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
         self._wq: dict = {}
         self._aq: dict = {}
         self._fp32_metric = None
-        self._ref = None
+        self._ref: list | None = None
 
     @property
     def data_description(self) -> str:
@@ -143,7 +148,7 @@ class HFQuantizer(_Fidelity, ModelQuantizer):
             bad = [a for a in acts if a.calibration is None]
             if bad:
                 raise ValueError(f"{bad[0].name}: {bad[0].error}")
-            self._aq[spec] = {a.layer: a.calibration.qparams for a in acts}
+            self._aq[spec] = {a.layer: cast(Any, a.calibration).qparams for a in acts}
         return self._aq[spec]
 
     def _run_outputs(self, model) -> list:
@@ -291,7 +296,7 @@ class OnnxQuantizer(_Fidelity):
         self.params = {n: int(self._w[l.weight].size) for n, l in self._layers.items()}
         self._aq: dict = {}
         self._ndim: dict = {}
-        self._ref = None
+        self._ref: list | None = None
 
     @property
     def data_description(self) -> str:
@@ -340,7 +345,7 @@ class OnnxQuantizer(_Fidelity):
             bad = [a for a in acts if a.calibration is None]
             if bad:
                 raise ValueError(f"{bad[0].name}: {bad[0].error}")
-            self._aq[spec] = {a.name: a.calibration.qparams for a in acts}
+            self._aq[spec] = {a.name: cast(Any, a.calibration).qparams for a in acts}
             self._ndim.update(self.om.ndims)
         return self._aq[spec]
 
@@ -366,7 +371,7 @@ class OnnxQuantizer(_Fidelity):
         todo = {n: s for n, s in activations.items() if s is not None and self._layers[n].act}
         if todo:
             self._insert_fq(model.graph, "", todo, [0])
-        mapping = {}
+        mapping: dict = {}
         if expose:
             model, mapping = expose_outputs(model, expose, self.om._types)
         return model, mapping
