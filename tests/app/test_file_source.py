@@ -64,5 +64,5 @@ def test_bad_file_is_one_line(tmp_path, monkeypatch):
 
 
 def test_without_the_variable_nothing_changes(app, monkeypatch):
-    assert list(app.segmented_control(key="src").options) == ["Sample", "Built-in model", "Upload"]
+    assert list(app.segmented_control(key="src").options) == ["Sample", "Built-in model", "Upload", "Activations"]
     assert app.segmented_control(key="src").value == "Sample"
