@@ -249,7 +249,11 @@ def user_impact(path: str | None, spec: qviz.QuantSpec, what: str, method: str, 
     """The Model impact page for the user's own model: output fidelity to fp32, sensitivity, layer errors."""
     from qviz.plots import errors_figure, sensitivity_figure
 
-    chosen = model_choice(path, "imodel_user", builtins=False)
+    try:
+        chosen = model_choice(path, "imodel_user", builtins=False)
+    except (qviz.SourceError, ValueError) as e:
+        st.error(str(e))
+        return
     if chosen is None:
         return
     model_key, model, label = chosen
