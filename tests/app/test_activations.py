@@ -51,3 +51,17 @@ def test_calibrators_page_and_model_impact(opened):
     assert frames[0]["what"].tolist() == ["weights", "activations", "both"]
     assert sorted(frames[1]["layer"]) == ["gemm", "mm1", "mm2"]
     assert [m.label for m in at.metric][:3] == ["weights · output cosine", "activations · output cosine", "both · output cosine"]
+
+
+def test_a_model_that_fails_to_run_is_one_line_on_the_page(monkeypatch):
+    from tests.capture.onnx_models import silero
+
+    monkeypatch.setenv("QVIZ_OPEN", silero())  # synthetic chunks are too short for its STFT padding
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at = open_page(at, "pages/inspector.py")
+    at.segmented_control(key="src").set_value("Activations").run()
+    at.button(key="amodel_run").click().run()
+    assert not at.exception
+    (err,) = at.error
+    assert err.value.startswith("silero_vad.onnx: running the model failed at node") and "\n" not in err.value
