@@ -89,7 +89,29 @@ def _activation_args(a) -> tuple:
         if a.path not in builtin_names() and not is_runnable(a.path):
             raise UsageError(f"{os.path.basename(os.path.normpath(a.path))}: --activations/--data need a model qviz can run "
                              "(an .onnx file or a Hugging Face folder with config.json); scan its weights without them")
-    return act, {"data": a.data, "samples": a.samples, "batch_size": a.batch_size}
+    data = a.data
+    if a.mean is not None or a.std is not None:
+        data = _image_data(a)
+    return act, {"data": data, "samples": a.samples, "batch_size": a.batch_size}
+
+
+def argparse_path(a):
+    """``a`` with ``path`` set (sensitivity names its positional ``model``)."""
+    a.path = getattr(a, "path", None) or a.model
+    return a
+
+
+def _image_data(a):
+    """``--data FOLDER --mean … --std …``: the image folder normalised for the ONNX model's image input."""
+    from .capture import OnnxModel, open_model
+    from .data import data_kind
+
+    if not a.data or data_kind(a.data) != "images":
+        raise UsageError("--mean and --std need --data with a folder of images")
+    model = open_model(a.path)
+    if not isinstance(model, OnnxModel):
+        raise UsageError("--mean and --std apply to ONNX image models; give a transformers folder an .npz of pixel_values")
+    return model.resolve_data(a.data, a.samples, mean=a.mean if a.mean is not None else 0.0, std=a.std if a.std is not None else 1.0)
 
 
 def calibrate_cmd(a) -> int:
@@ -218,7 +240,8 @@ def sensitivity_cmd(a) -> int:
         else:
             from .impact.user_model import user_quantizer
 
-            mq = user_quantizer(a.model, method, data=a.data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
+            data = _image_data(argparse_path(a)) if a.mean is not None or a.std is not None else a.data
+            mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
             if mq.synthetic:
                 _warn(f"note: no --data: synthetic inputs ({mq.data_description}); ranges from synthetic data can mislead")
         rep = sensitivity_report(mq, spec, a.what, method, all_but_one=not a.one_at_a_time, progress=bar)
@@ -276,6 +299,8 @@ def _data_args(p):
                    "per input), a folder of .npy or of images, or a text file (one sample per line)")
     p.add_argument("--samples", type=int, help="calibration samples used (default all; 8 synthetic)")
     p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
+    p.add_argument("--mean", type=float, nargs="+", metavar="M", help="images: per-channel mean subtracted after scaling to [0, 1] (default 0)")
+    p.add_argument("--std", type=float, nargs="+", metavar="S", help="images: per-channel std divided by (default 1)")
 
 
 def _calibrate_args(p):

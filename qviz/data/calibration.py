@@ -179,8 +179,8 @@ def image_data(folder: str, shape: tuple, *, mean=0.0, std=1.0, layout: str = "N
                name: str = "input") -> CalibrationData:
     """Images of ``folder`` as one ``(N, C, H, W)`` (or NHWC) float32 array for the input ``name``.
 
-    Each image is converted to RGB (C = 3) or grey (C = 1), resized to H×W (bilinear), scaled to
-    ``[0, 1]`` and normalised ``(x − mean) / std`` per channel.
+    Each image is converted to RGB (C = 3) or grey (C = 1), resized to H×W (bilinear; a dynamic H or W
+    takes the first image's), scaled to ``[0, 1]`` and normalised ``(x − mean) / std`` per channel.
     """
     samples = _check_samples(samples)
     from PIL import Image, UnidentifiedImageError
@@ -191,9 +191,19 @@ def image_data(folder: str, shape: tuple, *, mean=0.0, std=1.0, layout: str = "N
     if len(shape) != 3:
         raise ValueError(f"{label}: the model input {name!r} has shape {tuple(shape)}, not an image batch (N, C, H, W); give an .npz instead")
     c, h, w = shape if layout == "NCHW" else (shape[2], shape[0], shape[1])
-    if not all(isinstance(d, int) and d > 0 for d in (c, h, w)) or c not in (1, 3):
-        raise ValueError(f"{label}: the image input {name!r} has shape {tuple(shape)}; qviz needs fixed C (1 or 3), H and W")
+    if not isinstance(c, int) or c not in (1, 3):
+        raise ValueError(f"{label}: the image input {name!r} has shape {tuple(shape)}; qviz needs 1 or 3 channels")
     files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))[:samples]
+    if not files:
+        raise ValueError(f"{label}: has no images ({', '.join(IMAGE_EXTENSIONS)})")
+    if not (isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0):  # dynamic H/W: the first image's size
+        try:
+            with Image.open(os.path.join(folder, files[0])) as first:
+                w0, h0 = first.size
+        except (OSError, UnidentifiedImageError) as e:
+            raise ValueError(f"{label}/{files[0]}: is not a readable image ({e}); remove it from the folder") from None
+        h = h if isinstance(h, int) and h > 0 else h0
+        w = w if isinstance(w, int) and w > 0 else w0
     m, s = _per_channel(mean, c, "mean"), _per_channel(std, c, "std")
     if (s == 0).any():
         raise ValueError("image std must not be 0")

@@ -56,3 +56,20 @@ def test_bad_data_and_models_one_line(capsys, model, tmp_path):
     assert "running the model failed at node" in assert_one_line_error(err, rc=rc)
     rc, _, err = run(capsys, "scan", model / "mlp.onnx", "--data", model / "calib.npz", "--no-activations")
     assert "contradicts" in assert_one_line_error(err, rc=rc)
+
+
+def test_image_folder_with_mean_and_std(capsys, tmp_path):
+    """RapidOCR's classifier on a folder of images, normalised by --mean/--std (its PP-OCR preprocessing: 0.5, 0.5)."""
+    from PIL import Image
+
+    from tests.capture.onnx_models import rapidocr_cls
+
+    for i in range(2):
+        Image.fromarray(np.full((48, 192, 3), 60 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    rc, out, err = run(capsys, "scan", rapidocr_cls(), "--data", tmp_path, "--mean", "0.5", "--std", "0.5", "--format", "json")
+    rows = [r for r in json.loads(out) if r["kind"] == "activation"]
+    assert rc == 0, err
+    assert rows[0]["name"] == "x" and rows[0]["min"] == -1.0 and rows[0]["max"] == pytest.approx(2 * 60 / 255 - 1)
+    assert "2 images resized to 48×192, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]" in rows[0]["note"]
+    rc, _, err = run(capsys, "scan", rapidocr_cls(), "--mean", "0.5")
+    assert "--mean and --std need --data with a folder of images" in assert_one_line_error(err, rc=rc)
