@@ -9,15 +9,12 @@ import streamlit as st
 from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from ui import activations, impact
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
-from ui.tensor_picker import opened_path
+from ui.tensor_picker import model_select, opened_path
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 WHAT = {"weights": "Weights", "activations": "Activations", "both": "Both"}
-MODELS = {"digits_cnn": "Digits CNN (accuracy)", "minilm": "MiniLM (embedding cosine to fp32)"}
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()
@@ -38,7 +35,7 @@ if isrc == "yours":  # output fidelity to fp32 on calibration data (ui.activatio
     activations.user_impact(opened_path(), spec, what, method, opts)
     glossary()
     st.stop()
-model = c[1].selectbox("Built-in model", list(MODELS), format_func=MODELS.get, key="imodel", bind=QUERY)
+model = model_select("Built-in model", "imodel", c[1])
 big = model == "minilm"
 
 try:

@@ -16,10 +16,11 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from qviz.models import model_names, model_title
 from ui import data
+from ui.keys import QUERY
 
-QUERY = "query-params"
-BUILTINS = {"digits_cnn": "Digits CNN (built-in)", "minilm": "all-MiniLM-L6-v2 (built-in)"}
+BUILTINS = {n: f"{model_title(n)} (built-in)" for n in model_names()}
 UPLOAD = "upload"
 FILE = "file"
 PREFIX = "activation · "
@@ -76,7 +77,7 @@ def _captured(model_key: str, _model, data_key: str, _upload, samples: int, batc
 
 @st.cache_resource(show_spinner=False, max_entries=2, scope="session")
 def _upload_model(digest: str, _raw: bytes, name: str):
-    return qviz.open_model(_raw, name)
+    return qviz.open_user_model(_raw, name)
 
 
 def model_choice(path: str | None, key: str = "amodel", builtins: bool = True):
@@ -103,7 +104,7 @@ def model_choice(path: str | None, key: str = "amodel", builtins: bool = True):
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _file_model(path: str, mtime: float):  # the operator's own file (qviz app PATH)
-    return qviz.open_model(path)
+    return qviz.open_user_model(path)
 
 
 def data_controls(key: str = "adata"):
