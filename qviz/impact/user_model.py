@@ -107,7 +107,7 @@ class _HFAdapter:
         return self.owner.fidelity_of_model(model)[0]
 
 
-class HFQuantizer(_Fidelity, ModelQuantizer):
+class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
     """A ``transformers`` folder as a :class:`ModelQuantizer` whose metric is output fidelity to fp32."""
 
     def __init__(self, hf, method: str = "minmax", *, data=None, samples: int | None = None, batch_size: int = 8, **options):

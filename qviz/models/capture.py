@@ -155,7 +155,7 @@ def capture(
     from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
-    layers = quant_layers(model) if kinds is None else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+    layers: list = quant_layers(model) if kinds is None else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
     state: dict = {}
     errors: dict = {}
 
