@@ -32,6 +32,7 @@ from .intarith import (
 )
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
+from .positions import layer_position
 from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
@@ -67,6 +68,7 @@ __all__ = [
     "QuantizedTensor",
     "builtin_names",
     "analyze",
+    "layer_position",
     # from layer error to model error
     "ModelQuantizer",
     "task_metric",

@@ -214,10 +214,13 @@ def app_command(a, root: Path | None = None) -> list[str]:
 
 
 def app(a) -> int:
+    from .path_policy import ALLOW_ENV
+
     env = dict(os.environ)
     if a.path:
         open_path(a.path)  # a bad file fails here, in one line, before the server starts
         env["QVIZ_OPEN"] = a.path if not os.path.exists(a.path) else os.path.abspath(a.path)
+    env.setdefault(ALLOW_ENV, os.path.abspath(os.sep))  # started for local use: the "Local path" source (qviz.path_policy)
     cmd = app_command(a)
     return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
 

@@ -8,14 +8,14 @@ import streamlit as st
 import qviz
 
 
-def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str) -> pd.DataFrame:
+def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str, options: dict | None = None) -> pd.DataFrame:
     bar = st.progress(0.0, text=f"Scanning {label}…")
 
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} · {name}")
 
     try:
-        return qviz.analyze(source, spec, method, activations=activations, progress=progress)
+        return qviz.analyze(source, spec, method, activations=activations, progress=progress, **(options or {}))
     finally:
         bar.empty()
 
@@ -30,3 +30,14 @@ def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool) ->
 def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str) -> pd.DataFrame:
     """Analysis of an uploaded checkpoint (this session only)."""
     return _run(_source, spec, method, False, label)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def local(path: str, version: str, spec: qviz.QuantSpec, method: str, options: tuple, label: str) -> pd.DataFrame:
+    """Analysis of a checkpoint on the server's disk (``version``: its size/mtime stamp, so a rewritten file is re-read).
+
+    Shared by every user of this server: it is the operator's file (see :mod:`ui.local_path`).
+    """
+    from ui import local_path
+
+    return _run(local_path.source(path, version), spec, method, False, label, dict(options))

@@ -26,7 +26,8 @@ PAGES = [
 ]
 #: URL-bound widget keys every page understands (see ui.spec_widgets and ui.tensor_picker)
 SHARED_KEYS = ("bits", "signed", "mode", "narrow", "quantizer", "rounding", "gran", "axis", "group", "gaxis",
-               "calib", "pct", "src", "sample", "model", "tensor")
+               "calib", "pct", "src", "sample", "model", "tensor",
+               "path")  # the Local path source (ui.local_path)
 
 
 def st_pages() -> list:

@@ -1,0 +1,97 @@
+"""The blocks × roles navigator of the Model layers page: heatmap, filters, worst-N table, pick a tensor.
+
+A click on a heatmap cell (plotly point selection, ``on_select="rerun"``) or on a row of
+the worst-N table picks that tensor; the page then points its "open in the inspector"
+link at it. Activations pick their layer's weight.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from qviz.plots import layer_heatmap
+from qviz.plots.heatmap import HEAT_METRICS, has_blocks, with_derived
+from qviz.positions import role_order
+
+QUERY = "query-params"
+KINDS = ("weight", "activation")
+TABLE = ["name", "kind", "block", "role", "shape", "sqnr_db", "psnr_db", "kurtosis", "clip_share", "max_abs", "channel_range_ratio"]
+
+__all__ = ["draw", "has_blocks", "worst_n", "tensor_of_point"]
+
+
+def worst_n(df: pd.DataFrame, metric: str, n: int) -> pd.DataFrame:
+    """The ``n`` rows with the worst finite ``metric`` (lowest when higher is better, else highest).
+
+    >>> worst_n(pd.DataFrame({"name": list("abc"), "kurtosis": [3.0, 40.0, 5.0]}), "kurtosis", 1)["name"].tolist()
+    ['b']
+    """
+    v = pd.to_numeric(df[metric], errors="coerce")
+    v = v[v.abs() != float("inf")].dropna()
+    higher_better = HEAT_METRICS.get(metric, (metric, False))[1]
+    idx = v.nsmallest(n).index if higher_better else v.nlargest(n).index
+    return df.loc[idx]
+
+
+def tensor_of_point(point: dict, weights: set[str]) -> str | None:
+    """The weight a selected heatmap point stands for (``customdata[0]`` is the tensor; ``x:input`` → ``x.weight``).
+
+    >>> tensor_of_point({"customdata": ["fc1:input", "4×8", "30.1", ""]}, {"fc1.weight"})
+    'fc1.weight'
+    """
+    custom = point.get("customdata") or []
+    name = str(custom[0]) if custom else None
+    if name is None:
+        return None
+    if name in weights:
+        return name
+    layer = name.split(":", 1)[0]
+    return f"{layer}.weight" if f"{layer}.weight" in weights else None
+
+
+def _changed(key: str, value) -> bool:
+    """True when ``value`` differs from the one seen on the previous run (a new click)."""
+    seen = st.session_state.get(f"_seen_{key}")
+    st.session_state[f"_seen_{key}"] = value
+    return value is not None and value != seen
+
+
+def draw(df: pd.DataFrame, label: str) -> str | None:
+    """Draw the navigator for ``df`` (an analyze table); returns the weight the user clicked, if any."""
+    d = with_derived(df)
+    weights = set(d.loc[d["kind"] == "weight", "name"])
+    st.subheader("Blocks × roles")
+    metrics = [m for m in HEAT_METRICS if m in d.columns]
+    f = st.columns([2, 4, 2])
+    metric = f[0].selectbox("Colour by", metrics, format_func=lambda m: HEAT_METRICS[m][0], key="hmetric", bind=QUERY)
+    roles_all = role_order(d["role"])
+    roles = f[1].multiselect("Roles", roles_all, default=roles_all, key="hroles", placeholder="every role")
+    present = [k for k in KINDS if (d["kind"] == k).any()]
+    kinds = f[2].multiselect("Kind", present, default=present, key="hkinds")
+    view = d[d["role"].isin(roles or roles_all) & d["kind"].isin(kinds or present)]
+    if view.empty:
+        st.info("No tensor matches these filters.")
+        return None
+    event = st.plotly_chart(layer_heatmap(view, metric, title=f"{label} · {HEAT_METRICS[metric][0]} per block and role"),
+                            key="heat", width="stretch", on_select="rerun", selection_mode="points")
+    st.caption("Blocks left to right (in: embeddings, out: final norm and head), roles top to bottom; red is worse. "
+               "Click a cell to pick that tensor for the inspector.")
+    picked = None
+    points = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    clicked = tensor_of_point(points[0], weights) if points else None
+    if _changed("heat", clicked):
+        picked = clicked
+
+    n = st.slider("Worst tensors", 5, 50, 10, key="worst_n", bind=QUERY)
+    worst = worst_n(view, metric, n)
+    shown = worst[[c for c in TABLE if c in worst.columns]].copy()
+    shown["shape"] = shown["shape"].map(lambda s: "×".join(map(str, s)) if isinstance(s, (tuple, list)) else str(s))
+    shown["block"] = shown["block"].map(lambda b: "" if b is None else str(b))
+    table = st.dataframe(shown, hide_index=True, width="stretch", key="worst_table", on_select="rerun", selection_mode="single-row")
+    st.caption(f"The {len(worst)} worst by {HEAT_METRICS[metric][0]} under the filters above. Select a row to pick that tensor.")
+    rows = list(getattr(getattr(table, "selection", None), "rows", None) or [])
+    chosen = tensor_of_point({"customdata": [shown["name"].iloc[rows[0]]]}, weights) if rows and rows[0] < len(shown) else None
+    if _changed("table", chosen):
+        picked = chosen
+    return picked
