@@ -34,7 +34,7 @@ st.caption("Quantize every layer of a model with the sidebar's quantizer, and wi
 if spec is None:
     st.stop()
 
-c = st.columns([2, 3, 2])
+c = st.columns([3, 3, 2])
 allowed = local_path.root()  # None when this server reads no local paths (hosted)
 srcs = ["builtin", "upload"] + (["path"] if allowed else [])
 default_src = "path" if allowed and local_path.opened_path() else "builtin"
@@ -95,11 +95,19 @@ worst = worst_layers(df_a, "sqnr_db", 1)
 c[3].metric(f"worst layer · {worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) else "worst layer", worst["name"].iloc[0] if len(worst) else "—",
             help="The layer with the lowest SQNR under the sidebar's quantizer.")
 
+
+def open_link(tensor: str) -> None:
+    """A link that opens ``tensor`` in the inspector with this page's source (a plain link: it keeps the URL's settings)."""
+    if model is not None:
+        link("inspector", f"Open {tensor} in the tensor inspector →", src=MODEL, model=model, tensor=tensor)
+    elif path is not None:
+        link("inspector", f"Open {tensor} in the tensor inspector →", src=LOCAL, path=st.session_state.get("path") or path, tensor=tensor)
+
+
 blocky = navigator.has_blocks(df_a)
-if blocky:  # hundreds of tensors: the blocks × roles navigator instead of one bar per tensor
-    picked = navigator.draw(df_a, label)
-else:
-    picked = None
+picked, new_pick = navigator.draw(df_a, label) if blocky else (None, False)  # hundreds of tensors: a navigator, not bars
+if picked:  # the link right where the user clicked (Streamlit's page switch would drop the URL-bound settings)
+    open_link(picked)
 metric = None if blocky else st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
                               default="sqnr_db", key="lmetric", bind=QUERY) or "sqnr_db"
 for kind in ("weight", "activation"):
@@ -131,14 +139,11 @@ st.caption("Click a column header to sort. clip_min/clip_max span all blocks; sc
 if model is not None or path is not None:
     weights = df_a[df_a["kind"] == "weight"]["name"].tolist()
     worst_w = worst_layers(df_a[df_a["kind"] == "weight"], "sqnr_db", 1)["name"].tolist()
-    if picked in weights:  # a click on the heatmap or a row of the worst-N table
+    if new_pick and picked in weights:  # a click on the heatmap or a row of the worst-N table
         st.session_state["open_layer"] = picked
     elif st.session_state.get("open_layer") not in weights and weights:  # first view (or another model): the worst weight
         st.session_state["open_layer"] = worst_w[0] if worst_w else weights[0]
     pick = st.selectbox("Open a weight in the inspector", weights, key="open_layer")
-    if model is not None:
-        link("inspector", f"Open {pick} in the tensor inspector →", src=MODEL, model=model, tensor=pick)
-    else:
-        link("inspector", f"Open {pick} in the tensor inspector →", src=LOCAL, path=st.session_state.get("path") or path, tensor=pick)
+    open_link(pick)
 
 glossary()

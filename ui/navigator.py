@@ -57,8 +57,12 @@ def _changed(key: str, value) -> bool:
     return value is not None and value != seen
 
 
-def draw(df: pd.DataFrame, label: str) -> str | None:
-    """Draw the navigator for ``df`` (an analyze table); returns the weight the user clicked, if any."""
+def draw(df: pd.DataFrame, label: str) -> tuple[str | None, bool]:
+    """Draw the navigator for ``df`` (an analyze table).
+
+    Returns the weight last picked by a click on a cell or a row (None before any), and
+    whether it was picked in this run (a new click).
+    """
     d = with_derived(df)
     weights = set(d.loc[d["kind"] == "weight", "name"])
     st.subheader("Blocks × roles")
@@ -72,7 +76,7 @@ def draw(df: pd.DataFrame, label: str) -> str | None:
     view = d[d["role"].isin(roles or roles_all) & d["kind"].isin(kinds or present)]
     if view.empty:
         st.info("No tensor matches these filters.")
-        return None
+        return None, False
     event = st.plotly_chart(layer_heatmap(view, metric, title=f"{label} · {HEAT_METRICS[metric][0]} per block and role"),
                             key="heat", width="stretch", on_select="rerun", selection_mode="points")
     st.caption("Blocks left to right (in: embeddings, out: final norm and head), roles top to bottom; red is worse. "
@@ -94,4 +98,8 @@ def draw(df: pd.DataFrame, label: str) -> str | None:
     chosen = tensor_of_point({"customdata": [shown["name"].iloc[rows[0]]]}, weights) if rows and rows[0] < len(shown) else None
     if _changed("table", chosen):
         picked = chosen
-    return picked
+    if picked is not None:
+        st.session_state["_nav_pick"] = picked
+        return picked, True
+    last = st.session_state.get("_nav_pick")
+    return (last if last in weights else None), False
