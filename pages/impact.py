@@ -9,6 +9,7 @@ import streamlit as st
 from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from ui import impact
 from ui.glossary import glossary
+from ui.local_path import opened_builtin
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 
@@ -28,7 +29,9 @@ if spec is None:
 opts = tuple(sorted(options.items()))
 
 c = st.columns([3, 2])
-model = c[0].selectbox("Built-in model", list(MODELS), format_func=MODELS.get, key="imodel", bind=QUERY)
+opened = opened_builtin()  # `qviz app minilm` opens on that model
+model = c[0].selectbox("Built-in model", list(MODELS), format_func=MODELS.get, key="imodel", bind=QUERY,
+                       index=list(MODELS).index(opened) if opened in MODELS else 0)
 what = c[1].segmented_control("Quantize", list(WHAT), format_func=WHAT.get, default="both", key="iwhat", bind=QUERY,
                               help="Each Linear/Conv layer's weights, its input activations, or both.") or "both"
 big = model == "minilm"

@@ -169,7 +169,7 @@ def layer_heatmap(df: pd.DataFrame, metric: str = "sqnr_db", *, title: str | Non
             ys.append(roles[r])
             custom.append([str(name), _shape(shape), _fmt(v), more])
         fig.add_trace(go.Heatmap(
-            x=cols, y=roles, z=np.where(np.isnan(z), None, np.round(z, 4)).tolist(), coloraxis="coloraxis",
+            x=cols, y=roles, z=[[None if np.isnan(v) else round(float(v), 4) for v in row] for row in z], coloraxis="coloraxis",
             hoverinfo="skip", xgap=1, ygap=1, name=kind,
         ), row=i, col=1)
         fig.add_trace(go.Scatter(
