@@ -12,7 +12,7 @@ import streamlit as st
 
 from qviz.plots import layer_heatmap
 from qviz.plots.heatmap import HEAT_METRICS, has_blocks, with_derived
-from qviz.positions import role_order
+from qviz.positions import PARAMS, role_order
 
 QUERY = "query-params"
 KINDS = ("weight", "activation")
@@ -70,7 +70,9 @@ def draw(df: pd.DataFrame, label: str) -> tuple[str | None, bool]:
     f = st.columns([2, 4, 2])
     metric = f[0].selectbox("Colour by", metrics, format_func=lambda m: HEAT_METRICS[m][0], key="hmetric", bind=QUERY)
     roles_all = role_order(d["role"])
-    roles = f[1].multiselect("Roles", roles_all, default=roles_all, key="hroles", placeholder="every role")
+    bare = [r for r in roles_all if not PARAMS & set(r.split(".")[1:])] or roles_all  # weights: q, not q.bias / q.scales
+    roles = f[1].multiselect("Roles", roles_all, default=bare, key="hroles", placeholder="every role",
+                             help="Biases and other per-layer tensors (q.bias, q.scales) are left out until you add them.")
     present = [k for k in KINDS if (d["kind"] == k).any()]
     kinds = f[2].multiselect("Kind", present, default=present, key="hkinds")
     view = d[d["role"].isin(roles or roles_all) & d["kind"].isin(kinds or present)]
