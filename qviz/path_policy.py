@@ -65,7 +65,8 @@ def allowed_root(environ: Mapping[str, str] | None = None) -> str | None:
     if allow:
         root = _real(allow)
         if not os.path.isdir(root):
-            raise PathRefused(f"{ALLOW_ENV}={allow}: is not an existing folder; set it to the folder whose models the app may read")
+            raise PathRefused(f"{ALLOW_ENV}={allow}: is not an existing folder; "
+                              "set it to the folder whose models the app may read")
         return root
     opened = env.get(OPEN_ENV, "").strip()
     if opened and os.path.exists(opened):

@@ -47,8 +47,8 @@ def path_box(allowed: str, key: str = "path", container=st) -> str | None:
     """The path text box; returns the real path to open, or None with a one-line message shown."""
     typed = container.text_input("Path", opened_path() or "", key=key, bind=QUERY,
                                  placeholder=f"a checkpoint file or a model folder under {allowed}",
-                                 help=f"A file (.safetensors, .pt/.bin, .onnx, .npy/.npz) or a model folder (safetensors or .bin shards with "
-                                      f"their index). This server reads paths under {allowed}.")
+                                 help="A file (.safetensors, .pt/.bin, .onnx, .npy/.npz) or a model folder (safetensors "
+                                      f"or .bin shards with their index). This server reads paths under {allowed}.")
     if not typed or not typed.strip():
         st.info("Type the path of a checkpoint file or a model folder.")
         return None
@@ -68,7 +68,8 @@ def source(path: str, version: str):
         raise
     except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file still reads as one line
         name = os.path.basename(path.rstrip("/")) or path
-        raise qviz.SourceError(f"{name}: cannot be read ({type(e).__name__}: {e}); the file may be corrupted: save it again") from None
+        raise qviz.SourceError(f"{name}: cannot be read ({type(e).__name__}: {e}); "
+                               "the file may be corrupted: save it again") from None
 
 
 @st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)

@@ -16,7 +16,8 @@ from qviz.positions import PARAMS, role_order
 
 QUERY = "query-params"
 KINDS = ("weight", "activation")
-TABLE = ["name", "kind", "block", "role", "shape", "sqnr_db", "psnr_db", "kurtosis", "clip_share", "max_abs", "channel_range_ratio"]
+TABLE = ["name", "kind", "block", "role", "shape", "sqnr_db", "psnr_db", "kurtosis", "clip_share", "max_abs",
+         "channel_range_ratio"]
 
 __all__ = ["draw", "has_blocks", "worst_n", "tensor_of_point"]
 
@@ -94,7 +95,8 @@ def draw(df: pd.DataFrame, label: str) -> tuple[str | None, bool]:
     shown = worst[[c for c in TABLE if c in worst.columns]].copy()
     shown["shape"] = shown["shape"].map(lambda s: "×".join(map(str, s)) if isinstance(s, (tuple, list)) else str(s))
     shown["block"] = shown["block"].map(lambda b: "" if b is None else str(b))
-    table = st.dataframe(shown, hide_index=True, width="stretch", key="worst_table", on_select="rerun", selection_mode="single-row")
+    table = st.dataframe(shown, hide_index=True, width="stretch", key="worst_table", on_select="rerun",
+                         selection_mode="single-row")
     st.caption(f"The {len(worst)} worst by {HEAT_METRICS[metric][0]} under the filters above. Select a row to pick that tensor.")
     rows = list(getattr(getattr(table, "selection", None), "rows", None) or [])
     chosen = tensor_of_point({"customdata": [shown["name"].iloc[rows[0]]]}, weights) if rows and rows[0] < len(shown) else None

@@ -131,7 +131,8 @@ def layer_heatmap(df: pd.DataFrame, metric: str = "sqnr_db", *, title: str | Non
     """
     d = with_derived(df)
     if metric not in d.columns:
-        raise ValueError(f"layer_heatmap: no column {metric!r}; choose one of {', '.join(c for c in HEAT_METRICS if c in d.columns)}")
+        known = ", ".join(c for c in HEAT_METRICS if c in d.columns)
+        raise ValueError(f"layer_heatmap: no column {metric!r}; choose one of {known}")
     label, higher_better = HEAT_METRICS.get(metric, (metric, False))
     d = d.assign(_v=pd.to_numeric(d[metric], errors="coerce").astype(np.float64))
     d["_col"] = [_column(b, r) for b, r in zip(d["block"], d["role"])]
@@ -153,7 +154,8 @@ def layer_heatmap(df: pd.DataFrame, metric: str = "sqnr_db", *, title: str | Non
         ri, ci = {r: j for j, r in enumerate(roles)}, {c: j for j, c in enumerate(cols)}
         z = np.full((len(roles), len(cols)), np.nan)
         cells: dict[tuple[int, int], list] = {}
-        for name, shape, role, col, v in zip(part["name"], part.get("shape", [""] * len(part)), part["role"], part["_col"], part["_v"]):
+        shapes = part["shape"] if "shape" in part.columns else [""] * len(part)
+        for name, shape, role, col, v in zip(part["name"], shapes, part["role"], part["_col"], part["_v"]):
             cells.setdefault((ri[role], ci[col]), []).append((name, shape, v))
         xs, ys, custom = [], [], []
         for (r, c), members in cells.items():
@@ -177,7 +179,8 @@ def layer_heatmap(df: pd.DataFrame, metric: str = "sqnr_db", *, title: str | Non
             marker=dict(symbol="square", size=max(6, min(22, 900 // max(len(cols), 1))), opacity=0,
                         color="rgba(0,0,0,0)", line=dict(width=2, color="#111")),
             selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
-            hovertemplate=f"%{{customdata[0]}}%{{customdata[3]}}<br>block %{{x}} · %{{y}}<br>shape %{{customdata[1]}}<br>{label}: %{{customdata[2]}}<extra></extra>",
+            hovertemplate=(f"%{{customdata[0]}}%{{customdata[3]}}<br>block %{{x}} · %{{y}}<br>shape %{{customdata[1]}}"
+                           f"<br>{label}: %{{customdata[2]}}<extra></extra>"),
         ), row=i, col=1)
         fig.update_yaxes(type="category", categoryorder="array", categoryarray=roles, autorange="reversed",
                          title_text="role", row=i, col=1)
