@@ -16,7 +16,7 @@ import qviz
 from qviz.plots import layer_bars_figure, worst_layers
 from ui import data, layers, local_path, navigator
 from ui.glossary import glossary
-from ui.nav import link
+from ui.nav import link, page_url
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
 from ui.tensor_picker import LOCAL, MODEL, MODELS, UPLOAD_TYPES, _upload_source
@@ -96,18 +96,29 @@ c[3].metric(f"worst layer · {worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) el
             help="The layer with the lowest SQNR under the sidebar's quantizer.")
 
 
-def open_link(tensor: str) -> None:
-    """A link that opens ``tensor`` in the inspector with this page's source (a plain link: it keeps the URL's settings)."""
+def inspector_query(tensor: str) -> dict | None:
+    """The URL settings that open ``tensor`` in the inspector with this page's source (None for uploads)."""
     if model is not None:
-        link("inspector", f"Open {tensor} in the tensor inspector →", src=MODEL, model=model, tensor=tensor)
-    elif path is not None:
-        link("inspector", f"Open {tensor} in the tensor inspector →", src=LOCAL, path=st.session_state.get("path") or path, tensor=tensor)
+        return dict(src=MODEL, model=model, tensor=tensor)
+    if path is not None:
+        return dict(src=LOCAL, path=st.session_state.get("path") or path, tensor=tensor)
+    return None
+
+
+def open_link(tensor: str) -> None:
+    """A plain link (it keeps the URL's settings) that opens ``tensor`` in the inspector."""
+    query = inspector_query(tensor)
+    if query:
+        link("inspector", f"Open {tensor} in the tensor inspector →", **query)
 
 
 blocky = navigator.has_blocks(df_a)
 picked, new_pick = navigator.draw(df_a, label) if blocky else (None, False)  # hundreds of tensors: a navigator, not bars
-if picked:  # the link right where the user clicked (Streamlit's page switch would drop the URL-bound settings)
+if picked:
     open_link(picked)
+    query = inspector_query(picked)
+    if new_pick and query and st.session_state.get(navigator.JUMP_KEY, True):  # the click itself opens the inspector
+        navigator.go_to(page_url("inspector", **query))
 metric = None if blocky else st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
                               default="sqnr_db", key="lmetric", bind=QUERY) or "sqnr_db"
 for kind in ("weight", "activation"):

@@ -1,11 +1,14 @@
 """The blocks × roles navigator of the Model layers page: heatmap, filters, worst-N table, pick a tensor.
 
 A click on a heatmap cell (plotly point selection, ``on_select="rerun"``) or on a row of
-the worst-N table picks that tensor; the page then points its "open in the inspector"
-link at it. Activations pick their layer's weight.
+the worst-N table picks that tensor: the page points its "open in the inspector" link at
+it and, unless the toggle "A click opens the inspector" is off, follows that link at once
+(:func:`go_to`). Activations pick their layer's weight.
 """
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import streamlit as st
@@ -15,11 +18,22 @@ from qviz.plots.heatmap import HEAT_METRICS, has_blocks, with_derived
 from qviz.positions import PARAMS, role_order
 
 QUERY = "query-params"
+JUMP_KEY = "hjump"  # the toggle "a click opens the inspector"
 KINDS = ("weight", "activation")
 TABLE = ["name", "kind", "block", "role", "shape", "sqnr_db", "psnr_db", "kurtosis", "clip_share", "max_abs",
          "channel_range_ratio"]
 
-__all__ = ["draw", "has_blocks", "worst_n", "tensor_of_point"]
+__all__ = ["draw", "go_to", "has_blocks", "worst_n", "tensor_of_point"]
+
+
+def go_to(url: str) -> None:
+    """Open ``url`` (a relative app URL with its settings) in this tab.
+
+    ``st.switch_page`` cannot: it must clear the query string, which it refuses to do
+    while URL-bound widgets exist. ``url`` is URL-encoded by :func:`ui.nav.page_url`
+    (no ``<``), and ``json.dumps`` quotes it for the script.
+    """
+    st.html(f"<script>window.location.assign({json.dumps(url)})</script>", unsafe_allow_javascript=True)
 
 
 def worst_n(df: pd.DataFrame, metric: str, n: int) -> pd.DataFrame:
@@ -83,7 +97,9 @@ def draw(df: pd.DataFrame, label: str) -> tuple[str | None, bool]:
     event = st.plotly_chart(layer_heatmap(view, metric, title=f"{label} · {HEAT_METRICS[metric][0]} per block and role"),
                             key="heat", width="stretch", on_select="rerun", selection_mode="points")
     st.caption("Blocks left to right (in: embeddings, out: final norm and head), roles top to bottom; red is worse. "
-               "Click a cell to pick that tensor for the inspector.")
+               "Click a cell (or a row of the table below) to open that tensor in the inspector.")
+    st.toggle("A click opens the inspector", True, key=JUMP_KEY, bind=QUERY,
+              help="Off: a click only picks the tensor; the link below the table opens it.")
     picked = None
     points = list(getattr(getattr(event, "selection", None), "points", None) or [])
     clicked = tensor_of_point(points[0], weights) if points else None

@@ -67,6 +67,12 @@ def click_point(at: AppTest, key: str, tensor: str) -> None:
     assert walk(at._tree), f"no plotly chart with key {key}"
 
 
+def jumps(at: AppTest) -> list[str]:
+    """The URLs the page sends the browser to (``ui.navigator.go_to``)."""
+    bodies = [e.proto.body for e in at.get("html")]
+    return [b.split("window.location.assign(", 1)[1].split(")</script>", 1)[0] for b in bodies if "location.assign" in b]
+
+
 def inspector_link(at: AppTest) -> dict:
     hrefs = [m.value for m in at.markdown if "in the tensor inspector" in m.value]
     assert hrefs, "no inspector link"
@@ -121,6 +127,7 @@ def test_layers_navigator_and_click_to_inspector(launched, folder):
     assert worst["name"].iloc[0] == WORST and worst["role"].iloc[0] == "down" and worst["block"].iloc[0] == "2"
     assert at.selectbox(key="open_layer").value == WORST
     assert inspector_link(at) == {"src": "Local path", "path": str(folder), "tensor": WORST}
+    assert jumps(at) == []  # nothing clicked yet: the page stays
 
     click_point(at, "heat", CLICKED)
     at.run()
@@ -128,6 +135,11 @@ def test_layers_navigator_and_click_to_inspector(launched, folder):
     assert at.selectbox(key="open_layer").value == CLICKED
     link = inspector_link(at)
     assert link["tensor"] == CLICKED and link["src"] == "Local path" and link["path"] == str(folder)
+    (url,) = jumps(at)  # the click opens the inspector at once: the same URL as the link
+    assert {k: v[0] for k, v in parse_qs(urlparse(json.loads(url)).query).items()} == link
+    assert urlparse(json.loads(url)).path == "inspector"
+    at.run()
+    assert jumps(at) == []  # only on the click's own run
 
     # a row of the worst-N table picks its tensor too
     at.session_state["worst_table"] = {"selection": {"rows": [1], "columns": []}}
@@ -135,6 +147,8 @@ def test_layers_navigator_and_click_to_inspector(launched, folder):
     assert not at.exception, at.exception
     second = at.dataframe[0].value["name"].iloc[1]
     assert at.selectbox(key="open_layer").value == second and inspector_link(at)["tensor"] == second
+    (url,) = jumps(at)
+    assert parse_qs(urlparse(json.loads(url)).query)["tensor"] == [second]
 
     # following the link: the inspector's URL-bound widgets take the link's values (the browser's part is tests/e2e)
     at.switch_page("pages/inspector.py")
