@@ -289,6 +289,7 @@ COMMANDS = {
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
                     "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
-    "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
-            "qviz app model.safetensors --port 8502", _app_args),
+    "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
+                 "(a file or a model folder) when given.",
+            "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),
 }
