@@ -2,7 +2,7 @@
 
 Models with repeated blocks (LLMs, BERT, ViT) get the blocks × roles navigator: a heatmap
 of any metric, a worst-N table, filters by role and kind; a click on a cell or a row
-picks the tensor that the inspector link opens. Small models keep one bar per layer.
+opens that tensor in the inspector. Small models keep one bar per layer.
 """
 
 from __future__ import annotations
@@ -14,21 +14,20 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import data, layers, local_path, navigator
+from ui import keys, layers, local_path, navigator
 from ui.glossary import glossary
+from ui.keys import QUERY
 from ui.nav import link, page_url
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import LOCAL, MODEL, MODELS, UPLOAD_TYPES, _upload_source
+from ui.tensor_picker import LOCAL, MODEL, UPLOAD_TYPES, model_select, upload_source
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
          "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()
+opts = tuple(sorted(options.items()))
 st.title("Model layers")
 st.caption("Quantize every layer of a model with the sidebar's quantizer, and with a second one beside it: which layers lose the most?")
 if spec is None:
@@ -47,15 +46,13 @@ granularity_b = {"tensor": qviz.PerTensor(), "channel": qviz.PerChannel(0), "gro
 spec_b = dataclasses.replace(spec, granularity=granularity_b, bits=int(bits_b))
 name_a, name_b = spec.describe(), spec_b.describe()
 
-opened = local_path.opened_builtin()
 path = None  # the real path of a Local path source
 try:
     if src == "builtin":
-        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()),
-                             index=list(MODELS).index(opened) if opened in MODELS else 0)
+        model = model_select("Built-in model")
         acts = st.toggle("Include activations (runs the model on its calibration data)", True, key="acts", bind=QUERY)
-        df_a = layers.builtin(model, spec, method, acts)
-        df_b = layers.builtin(model, spec_b, method, acts)
+        df_a = layers.builtin(model, spec, method, acts, opts)
+        df_b = layers.builtin(model, spec_b, method, acts, opts)
         label = model
     elif src == "path" and allowed:
         path = local_path.path_box(allowed)
@@ -63,7 +60,6 @@ try:
             st.stop()
         version = local_path.version(path)
         label = local_path.source(path, version).label
-        opts = tuple(sorted(options.items()))
         df_a = layers.local(path, version, spec, method, opts, label)
         df_b = df_a if navigator.has_blocks(df_a) else layers.local(path, version, spec_b, method, opts, label)  # B: bars only
         model = None
@@ -72,11 +68,9 @@ try:
         if up is None:
             st.info("Upload a checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz) to scan its layers.")
             st.stop()
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
-        df_a = layers.uploaded(digest, source, spec, method, up.name)
-        df_b = layers.uploaded(digest, source, spec_b, method, up.name)
+        digest, source = upload_source(up)
+        df_a = layers.uploaded(digest, source, spec, method, up.name, opts)
+        df_b = layers.uploaded(digest, source, spec_b, method, up.name, opts)
         model, label = None, up.name
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))
@@ -101,7 +95,7 @@ def inspector_query(tensor: str) -> dict | None:
     if model is not None:
         return dict(src=MODEL, model=model, tensor=tensor)
     if path is not None:
-        return dict(src=LOCAL, path=st.session_state.get("path") or path, tensor=tensor)
+        return dict(src=LOCAL, path=st.session_state.get(keys.PATH) or path, tensor=tensor)
     return None
 
 

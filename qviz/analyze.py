@@ -52,7 +52,7 @@ COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", 
 
 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
-    row = dict.fromkeys(COLUMNS, math.nan)
+    row: dict = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
     )

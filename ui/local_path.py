@@ -17,9 +17,9 @@ import streamlit as st
 
 import qviz
 from qviz.path_policy import OPEN_ENV, PathRefused, allowed_root, resolve, stamp
+from ui.keys import PATH, QUERY
 
 LOCAL = "Local path"  # the source's label, and its value in the URL (?src=Local+path)
-QUERY = "query-params"
 
 
 def root() -> str | None:
@@ -43,7 +43,7 @@ def opened_builtin() -> str | None:
     return name if name in qviz.builtin_names() and not os.path.exists(name) else None
 
 
-def path_box(allowed: str, key: str = "path", container=st) -> str | None:
+def path_box(allowed: str, key: str = PATH, container=st) -> str | None:
     """The path text box; returns the real path to open, or None with a one-line message shown."""
     typed = container.text_input("Path", opened_path() or "", key=key, bind=QUERY,
                                  placeholder=f"a checkpoint file or a model folder under {allowed}",

@@ -17,7 +17,7 @@ from qviz.plots import layer_heatmap
 from qviz.plots.heatmap import HEAT_METRICS, has_blocks, with_derived
 from qviz.positions import PARAMS, role_order
 
-QUERY = "query-params"
+from ui.keys import QUERY  # noqa: E402 - beside the page-local keys below
 JUMP_KEY = "hjump"  # the toggle "a click opens the inspector"
 KINDS = ("weight", "activation")
 TABLE = ["name", "kind", "block", "role", "shape", "sqnr_db", "psnr_db", "kurtosis", "clip_share", "max_abs",
