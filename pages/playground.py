@@ -66,7 +66,11 @@ with left:
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 
-view = _view(picked.key, picked.x, spec, method, tuple(sorted(options.items())), 240)
+try:
+    view = _view(picked.key, picked.x, spec, method, tuple(sorted(options.items())), 240)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
 qp, m = view["qparams"], view["metrics"]
 
 reference = 6.02 * spec.bits + 1.76

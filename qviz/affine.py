@@ -129,7 +129,15 @@ def choose_qparams(min_val, max_val, spec: QuantSpec) -> QParams:
         scale = np.maximum(absmax / np.float32(steps / 2), EPS).astype(np.float32)
         zero_point = np.full(scale.shape, (qmin + qmax + 1) // 2, dtype=np.int64)
         return QParams(scale, zero_point, spec)
-    scale = np.maximum((hi_pos - lo_neg) / np.float32(steps), EPS).astype(np.float32)
+    with np.errstate(over="ignore"):
+        scale = np.maximum((hi_pos - lo_neg) / np.float32(steps), EPS).astype(np.float32)
+    if not np.isfinite(scale).all():
+        i = np.flatnonzero(~np.isfinite(scale.ravel()))[0]
+        raise ValueError(
+            f"the range [{float(lo_neg.ravel()[i]):.4g}, {float(hi_pos.ravel()[i]):.4g}] is wider than float32 can hold: "
+            f"its step (max - min)/{steps} overflows to inf; use a symmetric spec, clip the range "
+            "(percentile or mse calibrator) or rescale the tensor"
+        )
     zmax = qmax if spec.quantizer == "midtread" else qmax + 1
     zero_point = np.clip(qmin - np.rint(lo_neg / scale), qmin, zmax).astype(np.int64)
     if spec.quantizer == "midrise":

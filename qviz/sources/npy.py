@@ -35,9 +35,27 @@ def _header(fp, label: str, what: str):
             return fmt.read_array_header_1_0(fp)
         if version == (2, 0):
             return fmt.read_array_header_2_0(fp)
-        return fmt._read_array_header(fp, version)  # (3, 0): utf-8 header
+        if version == (3, 0):
+            return _header_3_0(fp)
+        raise ValueError(f"format version {version[0]}.{version[1]} is unknown (NumPy writes 1.0, 2.0 and 3.0)")
     except Exception as e:  # ValueError, EOFError, SyntaxError from a corrupted header
         raise fail(label, f"{what}is not a valid .npy array ({e})", "the file is corrupted or truncated: save it again") from None
+
+
+def _header_3_0(fp):
+    """Version 3.0 (a utf-8 header, 4-byte length), parsed with public NumPy API only."""
+    import ast
+
+    n = int.from_bytes(fp.read(4), "little")
+    raw = fp.read(n)
+    if len(raw) != n:
+        raise ValueError("the header is cut short")
+    d = ast.literal_eval(raw.decode("utf-8"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("the header is not a {descr, fortran_order, shape} dict")
+    if not isinstance(d["shape"], tuple) or not all(isinstance(i, int) and i >= 0 for i in d["shape"]):
+        raise ValueError(f"the shape {d['shape']!r} is not a tuple of sizes")
+    return d["shape"], bool(d["fortran_order"]), np.lib.format.descr_to_dtype(d["descr"])
 
 
 def _info(name: str, header, label: str, available: int | None) -> TensorInfo:
