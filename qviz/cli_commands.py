@@ -230,7 +230,7 @@ def _port(text: str) -> int:
     try:
         port = int(text)
     except ValueError:
-        raise UsageError(f"--port takes a whole number from 1 to 65535, got {text!r}") from None
+        raise UsageError(f"--port: invalid int value {text!r} (a whole number from 1 to 65535)") from None
     if not 1 <= port <= 65535:
         raise UsageError(f"--port must be from 1 to 65535, got {port}")
     return port
