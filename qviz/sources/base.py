@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ class TensorInfo:
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-        object.__setattr__(self, "numel", int(np.prod(self.shape, dtype=object)) if self.shape else 1)
+        object.__setattr__(self, "numel", math.prod(self.shape))  # exact Python ints; 1 for a 0-d tensor
 
     @property
     def is_float(self) -> bool:
