@@ -9,12 +9,13 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import data, layers
+from ui import layers
 from ui.glossary import glossary
 from ui.nav import link
 from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import MODEL, MODELS, UPLOAD_TYPES, _upload_source
+from ui.tensor_picker import MODEL, MODELS, upload_widget
+from ui.uploads import ServerBusy
 
 leave_legacy_pages_mode()
 
@@ -47,16 +48,15 @@ try:
         df_b = layers.builtin(model, spec_b, method, acts)
         label = model
     else:
-        up = st.file_uploader("Checkpoint", type=UPLOAD_TYPES, key="lupload")
+        up = upload_widget(key="lupload", label="Checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz)")
         if up is None:
-            st.info("Upload a checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz) to scan its layers.")
             st.stop()
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
-        df_a = layers.uploaded(digest, source, spec, method, up.name)
-        df_b = layers.uploaded(digest, source, spec_b, method, up.name)
+        df_a = layers.uploaded(up.digest, up.source, spec, method, up.name)
+        df_b = layers.uploaded(up.digest, up.source, spec_b, method, up.name)
         model, label = None, up.name
+except ServerBusy as e:
+    st.warning(str(e).capitalize() + ".")
+    st.stop()
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))
     st.stop()

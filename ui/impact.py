@@ -1,7 +1,7 @@
 """Cached model-impact computations for the Model impact page, each with a progress bar.
 
-Built-in models are the same for everyone, so results live in global caches: a second visitor
-gets them at once. Quantizing swaps a module's weights, so a :class:`qviz.impact.ModelQuantizer`
+Built-in models are the same for everyone, so results live in the process-wide :func:`ui.shared.shared`
+cache (out of reach of Streamlit's ``clear_cache``): a second visitor gets them at once. Quantizing swaps a module's weights, so a :class:`qviz.impact.ModelQuantizer`
 is never shared between two running computations: each (model, calibrator) has a small pool of
 them (:class:`QuantizerPool`), one per computation in flight, and different models never wait
 for each other. Results that take long (MiniLM) are computed only when the user asks
@@ -20,6 +20,7 @@ import streamlit as st
 
 import qviz
 from qviz import impact
+from ui.shared import shared
 
 POOL_SIZE = 2  # quantizers per (model, calibrator): as many computations at once as the 2 cores can run
 
@@ -48,12 +49,12 @@ class QuantizerPool:
             self._free.put(mq)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@shared(max_entries=4)
 def pool(model: str, method: str, options: tuple) -> QuantizerPool:
     return QuantizerPool(lambda: impact.ModelQuantizer(model, method, **dict(options)))
 
 
-@st.cache_resource(show_spinner=False)
+@shared(max_entries=1)
 def _done() -> set:
     """Keys of the long computations already in the shared cache (so their views need no button)."""
     return set()
@@ -94,7 +95,7 @@ def _run(label: str, fn, model: str | None = None, method: str = "", options: tu
         bar.empty()
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def summary(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tuple) -> dict:
     """fp32 and quantized task metric (every layer under ``spec``)."""
     def fn(mq, progress):
@@ -107,23 +108,23 @@ def summary(model: str, spec: qviz.QuantSpec, what: str, method: str, options: t
     return _run("Task metric", fn, model, method, options)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def sensitivity(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tuple, all_but_one: bool) -> pd.DataFrame:
     return _run("Sensitivity", lambda mq, p: impact.sensitivity(mq, spec, what, all_but_one=all_but_one, progress=p)[0],
                 model, method, options)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def errors(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tuple) -> pd.DataFrame:
     return _run("Isolated and accumulated error", lambda mq, p: impact.layer_errors(mq, spec, what, progress=p), model, method, options)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def bits_table(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tuple, bits: tuple) -> pd.DataFrame:
     return _run("Per-layer bit widths", lambda mq, p: impact.bits_table(mq, spec, bits, what, progress=p), model, method, options)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def mixed(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tuple, bits: tuple, budget: float):
     """Pareto points, the suggested bit widths and their JSON."""
     table = bits_table(model, spec, what, method, options, bits)
@@ -136,7 +137,7 @@ def mixed(model: str, spec: qviz.QuantSpec, what: str, method: str, options: tup
     return _run("Pareto curve", fn, model, method, options)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@shared(max_entries=16)
 def qat(spec: qviz.QuantSpec, what: str, method: str, options: tuple, bits: tuple) -> pd.DataFrame:
     return _run("PTQ against QAT", lambda p: impact.ptq_vs_qat(spec, bits, what, method, progress=p, **dict(options)))
 
@@ -149,7 +150,7 @@ MINILM_SPECS = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@shared(max_entries=8)
 def minilm_cosines(method: str, options: tuple, what: str = "weights") -> pd.DataFrame:
     """MiniLM's embedding cosine to fp32 with every Linear weight under each of :data:`MINILM_SPECS`."""
     specs = {k: dataclasses.replace(v) for k, v in MINILM_SPECS.items()}

@@ -1,8 +1,8 @@
 """Pick a tensor: a teaching sample, a built-in model's weight, or an uploaded file.
 
-Built-ins are the same for everyone, so they are cached globally; an upload stays in
-its own session (session-scoped cache, one upload kept per session) and is never
-served to another user. ``qviz app PATH`` sets the environment variable ``QVIZ_OPEN``: that
+Built-ins are the same for everyone, so they are cached globally (:mod:`ui.shared`); uploads stay
+in their own session (:mod:`ui.uploads`: kept across pages until removed, within the session's and
+the server's memory budgets) and are never served to another user. ``qviz app PATH`` sets the environment variable ``QVIZ_OPEN``: that
 file, folder or built-in is offered as a fourth source, "File", and selected by default.
 """
 
@@ -15,11 +15,12 @@ import numpy as np
 import streamlit as st
 
 import qviz
-from ui import data
+from ui import data, uploads
+from ui.shared import shared
 
 QUERY = "query-params"
 UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
-MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
+MAX_UPLOAD_NUMEL = uploads.MAX_UPLOAD_NUMEL
 MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
 
 
@@ -31,28 +32,21 @@ class Picked:
     info: object  # qviz.TensorInfo
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@shared(max_entries=4)
 def _builtin(name: str):
     return qviz.open_source(name)
 
 
-@st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)
+@shared(max_entries=8)
 def _builtin_tensor(source: str, tensor: str) -> np.ndarray:
     x = _builtin(source).load(tensor)
     x.setflags(write=False)
     return x
 
 
-@st.cache_resource(show_spinner=False, max_entries=64, scope="session")
 def _upload_source(digest: str, _data: bytes, filename: str):
-    return qviz.open_source(_data, name=filename, max_numel=MAX_UPLOAD_NUMEL)
-
-
-@st.cache_resource(show_spinner="Loading the tensor…", max_entries=4, scope="session")
-def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
-    x = _source.load(tensor)
-    x.setflags(write=False)
-    return x
+    """An upload opened into this session's files (kept across pages; see :mod:`ui.uploads`)."""
+    return uploads.session().add(_data, filename).source
 
 
 def opened_path() -> str | None:
@@ -130,25 +124,53 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
                 return None
             x = _builtin_tensor(model, tensor)
             return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor))
-        up = st.file_uploader("Checkpoint or tensor file", type=UPLOAD_TYPES, key="upload",
-                              help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
-        if up is None:
-            st.info("Upload a file to inspect its tensors.")
-            return None
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
-        tensor = _tensor_select(source, up.name)
-        if tensor is None:
-            return None
-        x = _upload_tensor(digest, source, tensor)
-        return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor))
+        return _pick_upload()
     except qviz.SourceError as e:
         st.error(str(e))
+        return None
+    except uploads.ServerBusy as e:
+        st.warning(str(e).capitalize() + ".")
         return None
     except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file must still read as one line
         st.error(f"The tensor could not be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}); the file may be damaged: save it again.")
         return None
+
+
+def upload_widget(key: str = "upload", label: str = "Checkpoint or tensor file") -> uploads.Upload | None:
+    """The uploader and this session's files (kept across pages until removed); the chosen file, or None."""
+    store = uploads.session()
+    up = st.file_uploader(label, type=UPLOAD_TYPES, key=key,
+                          help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
+    new = None
+    if up is not None and up.file_id not in store.seen:  # each upload is read once: not re-hashed on every rerun,
+        new = store.add(up.getvalue(), up.name)          # and not brought back after "Remove"
+        store.seen.add(up.file_id)
+    for name in store.take_evicted():
+        st.warning(f"{name} was removed from this session's files to keep them under {uploads.SESSION_BYTES // uploads.MB:,} MB: "
+                   "upload it again to see it.")
+    if not store.files:
+        st.info("Upload a file to inspect its tensors.")
+        return None
+    digests = list(store.files)[::-1]  # newest first
+    if new is not None and st.session_state.get("upfile") != new.digest:
+        st.session_state["upfile"] = new.digest
+    c = st.columns([4, 1])
+    digest = c[0].selectbox("Your files (this session only)", digests, key="upfile",
+                            format_func=lambda d: f"{store.files[d].name} · {len(store.files[d].raw) / uploads.MB:,.1f} MB")
+    c[1].button("Remove", key="upremove", on_click=store.remove, args=(digest,),
+                help="Forget this file (it is never stored on the server's disk).")
+    return store.files[digest]
+
+
+def _pick_upload() -> Picked | None:
+    chosen = upload_widget()
+    if chosen is None:
+        return None
+    tensor = _tensor_select(chosen.source, chosen.name)
+    if tensor is None:
+        return None
+    x = uploads.session().tensor(chosen, tensor)
+    return Picked(f"{chosen.name} · {tensor}", x, f"{chosen.digest}:{tensor}", chosen.source.info(tensor))
 
 
 def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:

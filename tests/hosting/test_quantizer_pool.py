@@ -44,7 +44,7 @@ def test_different_models_do_not_wait_for_each_other():
     def long_run():
         with slow.use():
             holding.set()
-            time.sleep(1.0)
+            time.sleep(3.0)
 
     t = threading.Thread(target=long_run)
     t.start()
@@ -52,5 +52,5 @@ def test_different_models_do_not_wait_for_each_other():
     start = time.perf_counter()
     with fast.use() as mq:
         assert mq == "digits"
-    assert time.perf_counter() - start < 0.5  # no global lock behind the MiniLM run
+    assert time.perf_counter() - start < 1.5  # no global lock behind the MiniLM run
     t.join(5)
