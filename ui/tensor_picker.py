@@ -15,13 +15,14 @@ import numpy as np
 import streamlit as st
 
 import qviz
-from ui import data, uploads
+from qviz.models import model_names, model_title
+from qviz.sources import UPLOADS
+from ui import data, keys, uploads
+from ui.keys import QUERY
 from ui.shared import shared
 
-QUERY = "query-params"
-UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
+UPLOAD_TYPES = [e.lstrip(".") for e in UPLOADS]  # qviz.sources.UPLOADS: one list with the readers
 MAX_UPLOAD_NUMEL = uploads.MAX_UPLOAD_NUMEL
-MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,16 @@ def _builtin_tensor(source: str, tensor: str) -> np.ndarray:
     return x
 
 
-def _upload_source(digest: str, _data: bytes, filename: str):
-    """An upload opened into this session's files (kept across pages; see :mod:`ui.uploads`)."""
-    return uploads.session().add(_data, filename).source
+def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
+    """A URL-bound choice of built-in model (:data:`qviz.models.MODELS`, the one list)."""
+    c = container or st
+    return c.selectbox(label, model_names(), key=key, bind=QUERY, format_func=lambda n: f"{n} · {model_title(n)}")
+
+
+def upload_source(up) -> tuple[str, qviz.Source]:
+    """``(content digest, Source)`` of an ``st.file_uploader`` file, kept in this session's files (:mod:`ui.uploads`)."""
+    kept = uploads.session().add(up.getvalue(), up.name)
+    return kept.digest, kept.source
 
 
 def opened_path() -> str | None:
@@ -87,7 +95,7 @@ def _tensor_select(source, label_prefix: str) -> str | None:
     infos = [source.info(n) for n in names]
     # open on the largest float tensor: a model's most interesting weight, not its first bias
     largest = max(range(len(names)), key=lambda i: (infos[i].is_float, infos[i].numel))
-    name = st.selectbox("Tensor", names, index=largest, key="tensor", bind=QUERY)
+    name = st.selectbox("Tensor", names, index=largest, key=keys.TENSOR, bind=QUERY)
     info = source.info(name)
     st.caption(f"shape {tuple(info.shape)} · {info.dtype} · {info.numel:,} values" + (f" · node {info.node}" if info.node else ""))
     return name
@@ -101,7 +109,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
     path = opened_path()
     sources, default_source = ([SAMPLE, MODEL, UPLOAD, FILE], FILE) if path else ([SAMPLE, MODEL, UPLOAD], default_source)
-    kind = st.segmented_control("Source", sources, default=default_source, key="src", bind=QUERY,
+    kind = st.segmented_control("Source", sources, default=default_source, key=keys.SOURCE, bind=QUERY,
                                 help=f"File: {path}" if path else None) or default_source
     try:
         if kind == FILE:
@@ -112,12 +120,12 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             x = _path_tensor(path, _stamp(path), tensor)
             return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
         if kind == SAMPLE:
-            name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
+            name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
             x = data.sample(name, source.info(name).shape[0])
             return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
         if kind == MODEL:
-            model = st.selectbox("Model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
+            model = model_select()
             source = _builtin(model)
             tensor = _tensor_select(source, model)
             if tensor is None:
