@@ -13,7 +13,6 @@ from ui import layers
 from ui.glossary import glossary
 from ui.nav import link
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui import keys
 from ui.keys import QUERY
 from ui.tensor_picker import MODEL, model_select, upload_widget
 from ui.uploads import ServerBusy
