@@ -12,21 +12,35 @@ in their session (``scope="session"``) and are cheap to rebuild.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections import OrderedDict
 
 
+SHARED_KEY = "shared:"  # prefix of content keys of tensors that are the same for every visitor
+
+
 def shared(max_entries: int = 32):
-    """Decorator: cache ``fn``'s results by its (hashable) arguments, at most ``max_entries``."""
+    """Decorator: cache ``fn``'s results by its (hashable) arguments, at most ``max_entries``.
+
+    As with ``st.cache_data``, parameters whose name starts with ``_`` are not part of the key
+    (pass the data there and a content digest in another argument).
+    """
 
     def deco(fn):
         cache: OrderedDict = OrderedDict()
         lock = threading.Lock()
         computing: dict = {}
+        signature = inspect.signature(fn)
+
+        def key_of(args, kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return tuple((k, v) for k, v in bound.arguments.items() if not k.startswith("_"))
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            key = (args, tuple(sorted(kwargs.items())))
+            key = key_of(args, kwargs)
             with lock:
                 if key in cache:
                     cache.move_to_end(key)
@@ -48,8 +62,9 @@ def shared(max_entries: int = 32):
             return value
 
         def contains(*args, **kwargs) -> bool:
+            key = key_of(args, kwargs)
             with lock:
-                return (args, tuple(sorted(kwargs.items()))) in cache
+                return key in cache
 
         wrapper.contains = contains  # type: ignore[attr-defined]
         wrapper.clear = lambda: cache.clear()  # type: ignore[attr-defined]

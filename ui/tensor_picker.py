@@ -9,6 +9,7 @@ file, folder or built-in is offered as a fourth source, "File", and selected by 
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
 from ui import data, keys, uploads
 from ui.keys import QUERY
-from ui.shared import shared
+from ui.shared import SHARED_KEY, shared
 
 UPLOAD_TYPES = [e.lstrip(".") for e in UPLOADS]  # qviz.sources.UPLOADS: one list with the readers
 MAX_UPLOAD_NUMEL = uploads.MAX_UPLOAD_NUMEL
@@ -29,7 +30,7 @@ MAX_UPLOAD_NUMEL = uploads.MAX_UPLOAD_NUMEL
 class Picked:
     label: str
     x: np.ndarray
-    key: str  # content digest of x
+    key: str  # content digest of x (SHARED_KEY + digest when every visitor sees the same tensor)
     info: object  # qviz.TensorInfo
 
 
@@ -43,6 +44,18 @@ def _builtin_tensor(source: str, tensor: str) -> np.ndarray:
     x = _builtin(source).load(tensor)
     x.setflags(write=False)
     return x
+
+
+_DIGESTS: dict = {}  # id(array) -> (weak reference, digest); an entry goes when its array does
+
+
+def _digest_of(x: np.ndarray) -> str:
+    """Content digest of a shared, read-only tensor, computed once per array (it never changes)."""
+    d = _DIGESTS.get(id(x))
+    if d is None or d[0]() is not x:
+        key = id(x)
+        d = _DIGESTS[key] = (weakref.ref(x, lambda _r, key=key: _DIGESTS.pop(key, None)), data.digest(x))
+    return d[1]
 
 
 def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
@@ -118,12 +131,12 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _path_tensor(path, _stamp(path), tensor)
-            return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{source.label} · {tensor}", x, SHARED_KEY + data.digest(x), source.info(tensor))
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
             x = data.sample(name, source.info(name).shape[0])
-            return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
+            return Picked(qviz.SAMPLES[name].title, x, SHARED_KEY + _digest_of(x), source.info(name))
         if kind == MODEL:
             model = model_select()
             source = _builtin(model)
@@ -131,7 +144,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _builtin_tensor(model, tensor)
-            return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{model} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor))
         return _pick_upload()
     except qviz.SourceError as e:
         st.error(str(e))

@@ -38,3 +38,17 @@ def test_concurrent_callers_share_one_computation_and_entries_are_bounded():
     assert calls == [1]
     slow(2), slow(3)
     assert not slow.contains(1) and slow.contains(3)
+
+
+def test_built_in_views_are_shared_and_uploads_are_not():
+    import numpy as np
+
+    from ui import compute
+
+    x = np.linspace(-1, 1, 4096, dtype=np.float32)
+    spec = qviz.QuantSpec(bits=3)
+    a = compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ())
+    assert compute._inspect_shared.contains(compute.SHARED + "lin", x, spec, "minmax", (), None, False)
+    assert compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ()) is a  # the next visitor: no work at all
+    compute.inspect("upload-digest", x, spec, "minmax", ())
+    assert not compute._inspect_shared.contains("upload-digest", x, spec, "minmax", (), None, False)
