@@ -40,7 +40,7 @@ def test_concurrent_callers_share_one_computation_and_entries_are_bounded():
     assert not slow.contains(1) and slow.contains(3)
 
 
-def test_built_in_views_are_shared_and_uploads_are_not():
+def test_built_in_views_are_shared_and_uploads_are_not(monkeypatch):
     import numpy as np
 
     from ui import compute
@@ -50,5 +50,8 @@ def test_built_in_views_are_shared_and_uploads_are_not():
     a = compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ())
     assert compute._inspect_shared.contains(compute.SHARED + "lin", x, spec, "minmax", (), None, False)
     assert compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ()) is a  # the next visitor: no work at all
-    compute.inspect("upload-digest", x, spec, "minmax", ())
+    calls = []
+    monkeypatch.setattr(compute, "_inspect_session", lambda *a: calls.append(a[0]))
+    compute.inspect("upload-digest", x, spec, "minmax", ())  # an upload: the session-scoped cache
+    assert calls == ["upload-digest"]
     assert not compute._inspect_shared.contains("upload-digest", x, spec, "minmax", (), None, False)
