@@ -65,11 +65,11 @@ c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
 
 log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
 st.plotly_chart(
-    histogram_figure(view["hist"], qp, clip=cal.chosen(), data_range=(cal.data_min.item(), cal.data_max.item()), log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
+    histogram_figure(view["hist"], qp, data_range=(cal.data_min.item(), cal.data_max.item()), log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
-    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: the clipping range the calibrator chose. "
+    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: where the clamp starts (half a step beyond the end levels): values beyond them are clipped. "
     "Orange: grid the data never reaches — codes wasted because the range was widened to hold 0 or made symmetric."
 )
 

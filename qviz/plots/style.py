@@ -34,3 +34,17 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int = 380) -> 
         bargap=0,
     )
     return fig
+
+
+def count_axis(log_y: bool, max_count: float = 1.0, title: str = "count") -> dict:
+    """A count axis that does not mislead: from zero when linear, clean decades (1, 10, 100, 1k…) when log.
+
+    >>> count_axis(False)["rangemode"], count_axis(True, 5000)["dtick"]
+    ('tozero', 1)
+    """
+    if not log_y:
+        return dict(title=title, type="linear", rangemode="tozero")
+    import math
+
+    top = math.log10(max(float(max_count), 1.0))
+    return dict(title=title, type="log", dtick=1, tickformat="~s", range=[-0.3, top + 0.25], minor=dict(ticks=""))
