@@ -32,7 +32,7 @@ st.caption("Pick a distribution and a quantizer (sidebar): see where the levels 
 
 left, right = st.columns([3, 2])
 with right:
-    st.write("Article 003 examples")
+    st.write("Textbook examples of wasted codes")
     for key, (label, values) in EXAMPLES.items():
         st.button(label, key=key, on_click=_apply, args=(values,))
 with left:
