@@ -30,10 +30,12 @@ EXTENSIONS = {
     ".pkl": "torch",
     ".safetensors": "safetensors",
     ".json": "safetensors",
+    ".jit": "torch",
     ".onnx": "onnx",
 }
-#: the extensions a single uploaded file may have (the app's uploaders offer these)
-UPLOADS = (".npy", ".npz", ".pt", ".pth", ".bin", ".safetensors", ".onnx")
+#: the extensions a single uploaded file may have (the app's uploaders offer these): every one a reader takes,
+#: except a shard index (.json), which needs its folder
+UPLOADS = tuple(e for e in EXTENSIONS if e != ".json")
 _SUPPORTED = f"{', '.join(UPLOADS)}, a model folder, or a built-in"
 
 

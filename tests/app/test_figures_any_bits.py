@@ -45,3 +45,28 @@ def test_count_axes_start_at_zero_or_use_decades():
     assert lin.rangemode == "tozero"
     log = histogram_figure(h, log_y=True).layout.yaxis
     assert log.type == "log" and log.dtick == 1 and log.range[0] < 0
+
+
+def test_scale_and_zero_point_formulas_with_the_numbers(playground):
+    playground.slider(key="bits").set_value(8).run()
+    playground.segmented_control(key="mode").set_value("asymmetric").run()
+    text = playground.latex[0].value
+    assert r"\max^+ - \min^-" in text and "q_\\min - \\mathrm{round}" in text
+    playground.segmented_control(key="mode").set_value("symmetric").run()
+    assert r"\max|x|" in playground.latex[0].value and "middle code" in playground.latex[0].value
+
+
+def test_one_bit_symmetric_midtread_says_it_is_degenerate(playground):
+    playground.slider(key="bits").set_value(1).run()
+    assert any("degenerate" in w.value and "100%" in w.value for w in playground.warning)
+    playground.segmented_control(key="quantizer").set_value("midrise").run()
+    assert not any("degenerate" in w.value for w in playground.warning)
+    playground.segmented_control(key="quantizer").set_value("midtread").run()
+
+
+def test_every_readable_extension_is_uploadable():
+    from qviz.sources import EXTENSIONS, UPLOADS
+    from ui.tensor_picker import UPLOAD_TYPES
+
+    assert ".jit" in UPLOADS and set(UPLOADS) == set(EXTENSIONS) - {".json"}
+    assert UPLOAD_TYPES == [e.lstrip(".") for e in UPLOADS]
