@@ -27,6 +27,8 @@ except ValueError as e:  # e.g. a group size that does not divide the axis
     st.stop()
 
 cal, m, s = view["calibration"], view["metrics"], view["stats"]
+if view["note"]:
+    st.info(view["note"].capitalize() + ".")
 if s["nonfinite"]:
     st.warning(f"{s['nonfinite']:,} NaN/Inf values are left out of every statistic below.")
 

@@ -46,6 +46,8 @@ except ValueError as e:
     st.error(str(e))
     st.stop()
 cal, m = view["calibration"], view["metrics"]
+if view["note"]:
+    st.info(view["note"].capitalize() + ".")
 qp = cal.qparams
 
 if spec.bits == 1 and spec.quantizer == "midtread" and spec.symmetric:

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from qviz.analyze import weight_spec
 from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import display_range
@@ -23,6 +24,16 @@ BINS = 240
 
 def _widest_block(cal) -> int:
     return int(np.argmax(np.ravel(cal.clip_max) - np.ravel(cal.clip_min)))
+
+
+def effective_spec(spec: qviz.QuantSpec, shape: tuple) -> tuple[qviz.QuantSpec, str]:
+    """Per-channel on a 0-d or 1-d tensor becomes per-tensor, with the note that says so (as in analyze and the CLI).
+
+    A group size that does not divide its axis stays an error: the page says which sizes would.
+    """
+    if isinstance(spec.granularity, qviz.PerChannel) and len(shape) < 2:
+        return weight_spec(spec, shape)
+    return spec, ""
 
 
 SHARED = SHARED_KEY  # key prefix of tensors that are the same for every visitor
@@ -46,6 +57,8 @@ def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, meth
 
 def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None,
              codes: bool) -> dict:
+    requested = spec
+    spec, fallback = effective_spec(spec, _x.shape)
     cal = qviz.calibrate(_x, spec, method, **dict(options))
     x_hat = qviz.fake_quantize(_x, cal.qparams)
     metrics = qviz.error_metrics(_x, x_hat, cal.qparams)
@@ -59,7 +72,7 @@ def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, option
     out = dict(
         calibration=cal, metrics=metrics, stats=stats, block=block, n_blocks=n_blocks, span=span,
         hist=histogram(_x, bins=BINS, range=span), errors=error_histogram(_x, x_hat, cal.qparams, bins=120),
-        channels=None,
+        channels=None, note=fallback, spec=spec if fallback else requested,
     )
     if codes:
         out["counts"], out["reachable"] = code_counts(_x, cal.qparams), reachable_codes(_x, cal.qparams)
@@ -71,6 +84,7 @@ def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, option
 
 
 def _compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None):
+    spec, _ = effective_spec(spec, _x.shape)
     return qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **dict(options))
 
 

@@ -70,3 +70,18 @@ def test_every_readable_extension_is_uploadable():
 
     assert ".jit" in UPLOADS and set(UPLOADS) == set(EXTENSIONS) - {".json"}
     assert UPLOAD_TYPES == [e.lstrip(".") for e in UPLOADS]
+
+
+@pytest.mark.parametrize("page", ["pages/inspector.py", "pages/calibrators.py"])  # the Playground is per-tensor
+def test_per_channel_on_a_1d_tensor_falls_back_to_per_tensor_with_the_note(page):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    at.segmented_control(key="gran").set_value("channel").run()  # the samples are 1-d
+    assert not at.exception, at.exception
+    assert any("per-tensor used" in i.value for i in at.info), [i.value for i in at.info]
+    if page == "pages/inspector.py":
+        tensor = AppTest.from_file(APP, default_timeout=120)
+        tensor.run()
+        tensor.switch_page(page).run()
+        assert next(m.value for m in at.metric if m.label == "SQNR") == next(m.value for m in tensor.metric if m.label == "SQNR")
