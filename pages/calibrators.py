@@ -10,7 +10,7 @@ from qviz.binning import histogram
 from qviz.calibrate.registry import METHODS, STATS_OPTIONS, compared
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
-from ui import compute
+from ui import activations, compute
 from ui.glossary import glossary
 from ui.keys import QUERY
 from ui.spec_widgets import option_controls, spec_controls, title_of
@@ -27,6 +27,9 @@ options = option_controls([o for o in own if o.values], st)  # the percentile sl
 with st.expander("Every calibrator's options"):
     options.update(option_controls([o for o in own if not o.values], st))
     options.update(option_controls(list(STATS_OPTIONS.values()), st))
+fallback = compute.effective_spec(spec, picked.x.shape)[1]
+if fallback:
+    st.info(fallback.capitalize() + ".")
 try:
     results = compute.compare(picked.key, picked.x, spec, tuple(sorted(options.items())), tuple(names))
 except ValueError as e:
@@ -75,5 +78,8 @@ for k, i in enumerate(searched):
             key=f"curve_{method}", width="stretch",
         )
 st.caption("Each curve is the criterion the calibrator evaluated at every candidate threshold (KL divergence, MSE, or the CDF); the marker is the threshold it chose. Min-max searches nothing.")
+
+if activations.is_activation(picked):
+    activations.token_channel_section(picked, spec)
 
 glossary()

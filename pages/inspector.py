@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
-from ui import compute
+from ui import activations, compute
 from ui import quantized as quantized_view
 from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
@@ -28,6 +28,8 @@ except ValueError as e:  # e.g. a group size that does not divide the axis
     st.stop()
 
 cal, m, s = view["calibration"], view["metrics"], view["stats"]
+if view["note"]:
+    st.info(view["note"].capitalize() + ".")
 if s["nonfinite"]:
     st.warning(f"{s['nonfinite']:,} NaN/Inf values are left out of every statistic below.")
 
@@ -60,15 +62,14 @@ if n_blocks > 1:
     cols[1].number_input(f"Levels of block (0–{n_blocks - 1})", 0, n_blocks - 1, view["block"], key="block",
                          help="Per-channel/per-group: whose grid to draw. Defaults to the widest block.")
 b = view["block"]
-clip = (float(np.ravel(cal.clip_min)[b]), float(np.ravel(cal.clip_max)[b]))
 st.plotly_chart(
-    histogram_figure(view["hist"], cal.qparams, block=b, clip=clip, data_range=(s["min"], s["max"]), log_y=log_y,
+    histogram_figure(view["hist"], cal.qparams, block=b, data_range=(s["min"], s["max"]), log_y=log_y,
                      title=f"{picked.label} · {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
     "Bars: all values of the tensor. Grey lines: the output levels" + (f" of block {b}" if n_blocks > 1 else "")
-    + "; red dashes: the calibrator's clipping thresholds. Values beyond them are clipped."
+    + "; red dashes: where the clamp starts, half a step beyond the end levels. Values beyond them are clipped."
 )
 
 left, right = st.columns(2)
@@ -92,5 +93,8 @@ with right:
             f"One bar per channel along axis {axis}, from its min to its max; red: {len(out)} channel(s) wider than 3× the median range. "
             "Wide spreads between channels are why per-channel scales help."
         )
+
+if activations.is_activation(picked):
+    activations.token_channel_section(picked, spec)
 
 glossary()
