@@ -42,7 +42,7 @@ from .metrics import Metrics, error_metrics
 from .sources import Source, SourceError, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
-from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
+from .streaming import CHUNK, fused_applies, quantize_chunked, range_summary, scan_tensor, stream_stats
 
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
@@ -88,10 +88,15 @@ def _note(row: dict, text: str) -> None:
         row["note"] = f"{row['note']}; {text}" if row["note"] else text
 
 
-def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
-    """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
-    from .calibrate import calibrate
+def weight_row(
+    source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK, *, pool=None
+) -> dict:
+    """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``).
 
+    The tensor is read once from the source, then twice by the fused kernels
+    (:func:`qviz.streaming.scan_tensor`); its row ranges run on ``pool`` (a
+    ``concurrent.futures`` executor) when one is given, with the same result.
+    """
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
     try:
@@ -99,25 +104,65 @@ def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options:
     except SourceError as e:
         _note(row, str(e))
         return row
+    return tensor_row(row, x, info, spec, method, options, chunk_numel, pool)
+
+
+def tensor_row(row: dict, x: np.ndarray, info, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK,
+               pool=None) -> dict:
+    """Fill ``row`` (from :func:`_blank`) with the statistics, range and metrics of the loaded tensor ``x``."""
     tspec, note = weight_spec(spec, x.shape)
     axis = spec.granularity.axis if isinstance(spec.granularity, PerChannel) and x.ndim else 0
-    big = x.size > chunk_numel and x.ndim >= 1
-    stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
-    row.update({k: stats[k] for k in STAT_COLUMNS})
     if x.size == 0:
+        row.update({k: v for k, v in tensor_stats(x, axis=axis).items() if k in STAT_COLUMNS})
         _note(row, "empty tensor: nothing to quantize")
         return row
-    if "integer" in info.flags or "bool" in info.flags:
+    integer = "integer" in info.flags or "bool" in info.flags
+    if not fused_applies(x.shape, tspec):
+        return _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel)
+    try:
+        stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=not integer)
+        error = None
+    except ValueError as e:
+        stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=False)
+        error = e
+    row.update({k: stats[k] for k in STAT_COLUMNS})
+    if integer:
         _note(row, f"{info.dtype} tensor (indices, counters or masks): statistics only, not quantized")
         return row
-    if stats["nonfinite"] == x.size:
+    if _flag_nonfinite(row, stats, x.size, note):
+        return row
+    if error is not None:
+        _note(row, f"not quantized: {error}")
+    else:
+        row.update(quant, **metrics)
+    return row
+
+
+def _flag_nonfinite(row: dict, stats: dict, size: int, note: str) -> bool:
+    """Flag and note NaN/Inf; True when nothing is left to quantize."""
+    if stats["nonfinite"] == size:
         row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
         _note(row, "no finite values: nothing to quantize")
-        return row
+        return True
     _note(row, note)
     if stats["nonfinite"]:
         row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
         _note(row, f"{stats['nonfinite']:,} NaN/Inf values left out of calibration and metrics")
+    return False
+
+
+def _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel) -> dict:
+    """The numpy path (stochastic rounding, code sets too large for the fused masks)."""
+    from .calibrate import calibrate
+
+    big = x.size > chunk_numel and x.ndim >= 1
+    stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
+    row.update({k: stats[k] for k in STAT_COLUMNS})
+    if "integer" in info.flags or "bool" in info.flags:
+        _note(row, f"{info.dtype} tensor (indices, counters or masks): statistics only, not quantized")
+        return row
+    if _flag_nonfinite(row, stats, x.size, note):
+        return row
     try:
         if big:
             quant, metrics = quantize_chunked(x, tspec, method, options, chunk_numel)
