@@ -30,8 +30,11 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -191,6 +194,82 @@ def activation_row(act) -> dict:
     return row
 
 
+#: values of the tensors being analysed at once (a larger tensor runs alone), so peak memory stays bounded
+IN_FLIGHT_VALUES = 1 << 26
+
+
+class _Budget:
+    """A counting semaphore over values: ``hold(n)`` waits until ``min(n, limit)`` values are free."""
+
+    def __init__(self, limit: int):
+        self.limit, self.free = limit, limit
+        self.cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, n: int):
+        n = max(1, min(int(n), self.limit))
+        with self.cond:
+            self.cond.wait_for(lambda: self.free >= n)
+            self.free -= n
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.free += n
+                self.cond.notify_all()
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def weight_rows(src: Source, names: list, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK,
+                workers: int = 1, progress=None) -> list[dict]:
+    """:func:`weight_row` of every name, on ``workers`` threads, rows in ``names`` order.
+
+    Up to ``workers`` tensors are read and analysed at once while their values fit
+    :data:`IN_FLIGHT_VALUES` (a larger tensor runs alone); reads go one at a time, and
+    each tensor's row ranges share one pool of ``workers`` threads (the kernels release
+    the GIL). ``progress(done, name, numel)`` after each tensor, in completion order.
+    """
+    if workers <= 1:
+        rows = []
+        for name in names:
+            rows.append(weight_row(src, name, spec, method, options, chunk_numel))
+            if progress:
+                progress(len(rows), name, src.info(name).numel)
+        return rows
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    budget, read_lock = _Budget(IN_FLIGHT_VALUES), threading.Lock()
+
+    def job(name, pool):
+        info = src.info(name)
+        with budget.hold(info.numel):
+            row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
+            try:
+                with read_lock:  # one read at a time: sources need not be thread-safe, and reads overlap compute
+                    x = src.load(name)
+            except SourceError as e:
+                _note(row, str(e))
+                return row
+            return tensor_row(row, x, info, spec, method, options, chunk_numel, pool)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="qviz-rows") as pool, ThreadPoolExecutor(
+        workers, thread_name_prefix="qviz-tensors"
+    ) as drivers:
+        futures = {drivers.submit(job, name, pool): name for name in names}
+        for k, f in enumerate(as_completed(futures)):
+            if progress:
+                name = futures[f]
+                progress(k + 1, name, src.info(name).numel)
+        return [f.result() for f in futures]
+
+
 def analyze(
     source,
     spec: QuantSpec,
@@ -200,6 +279,8 @@ def analyze(
     progress=None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
+    workers: int | None = None,
+    cache: bool = False,
     **options,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
@@ -214,12 +295,22 @@ def analyze(
     activations : bool
         For built-in models, also calibrate every Linear/Conv input on the model's calibration data.
     progress : callable, optional
-        ``progress(done, total, name)`` after each tensor (activations count as one step).
+        ``progress(done, total, name)`` after each tensor (activations count as one step); a callback
+        with a ``values`` parameter also gets ``values=(values_done, values_total)`` (for a rate and an
+        ETA: :class:`qviz.progress.ScanMeter`).
     sample_numel : int, optional
         Values per activation kept for its error metrics (default 2**18).
     chunk_numel : int
-        Tensors with more values are analysed in row chunks of about this many
-        values (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+        Tensors are analysed in row ranges of at most this many values (and at most
+        ``qviz.fused.TASK_NUMEL``); histogram calibrators stream tensors over it in row chunks
+        (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+    workers : int, optional
+        Threads (default: every core). Tensors, and row ranges of each tensor, run in parallel
+        with a bounded number in flight; the DataFrame is the same for any ``workers``.
+    cache : bool
+        Reuse (and store) the result on disk for a checkpoint path (:mod:`qviz.scan_cache`,
+        ``$XDG_CACHE_HOME/qviz``); keyed by each file's path, size, mtime and header digest and by
+        every setting. Ignored for uploads (bytes), open sources and built-ins.
     **options
         Passed to the calibration method.
 
@@ -231,19 +322,45 @@ def analyze(
         (``nonfinite`` once) and ``note``.
     """
     from .calibrate import calibrate
+    from .progress import wants_values
 
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive number of threads (or None for every core), got {workers!r}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    key = None
+    if cache and isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+        from . import scan_cache
+
+        settings = dict(spec=spec, method=method, options=options, activations=activations, sample_numel=sample_numel,
+                        chunk_numel=chunk_numel)
+        key = scan_cache.scan_key(source, settings)
+        hit = scan_cache.load(key)
+        if hit is not None and list(hit.columns) == COLUMNS:
+            if progress:
+                n, v = len(hit), int(hit["numel"].sum())
+                progress(n, n, "from the cache", **({"values": (v, v)} if wants_values(progress) else {}))
+            return hit
     src = source if isinstance(source, Source) else open_source(source)
     names = src.names()
     capture = activations and callable(getattr(src, "capture", None))
     total = len(names) + (1 if capture else 0)
-    rows = []
-    for i, name in enumerate(names):
-        rows.append(weight_row(src, name, spec, method, options, chunk_numel))
-        if progress:
-            progress(i + 1, total, name)
+    values_total = sum(src.info(n).numel for n in names)
+    rich = bool(progress) and wants_values(progress)
+    done_values = 0
+
+    def tick(done, name, numel):
+        nonlocal done_values
+        done_values += numel
+        if rich:
+            progress(done, total, name, values=(done_values, values_total))
+        else:
+            progress(done, total, name)
+
+    rows = weight_rows(src, names, spec, method, options, chunk_numel, workers, tick if progress else None)
     if capture:
         step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
         kw = {} if sample_numel is None else {"sample_numel": sample_numel}
@@ -251,4 +368,7 @@ def analyze(
             rows.append(activation_row(act))
         if progress:
             progress(total, total, "activations")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    if key is not None:
+        scan_cache.store(key, df)
+    return df
