@@ -41,6 +41,7 @@ import pandas as pd
 
 from . import blocks
 from .affine import fake_quantize
+from .fused import Unsupported
 from .metrics import Metrics, error_metrics
 from .sources import Source, SourceError, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
@@ -125,6 +126,8 @@ def tensor_row(row: dict, x: np.ndarray, info, spec: QuantSpec, method: str, opt
     try:
         stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=not integer)
         error = None
+    except Unsupported:
+        return _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel)
     except ValueError as e:
         stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=False)
         error = e

@@ -1,4 +1,4 @@
-"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|app`` (or the ``qviz`` entry point).
+"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|app|cache`` (or the ``qviz`` entry point).
 
 Every command takes a path (a file, a model folder) or a built-in name, and the
 quantizer options of :class:`qviz.QuantSpec`. Bad input or arguments print one
@@ -96,13 +96,18 @@ class Progress:
     """``\\r``-updated progress line on stderr, only when stderr is a terminal or ``--progress`` is given."""
 
     def __init__(self, enabled: bool):
-        self.enabled, self.width = enabled, 0
+        from .progress import ScanMeter
 
-    def __call__(self, done: int, total: int, name: str) -> None:
+        self.enabled, self.width, self.meter = enabled, 0, ScanMeter()
+
+    def __call__(self, done: int, total: int, name: str, values: tuple[int, int] | None = None) -> None:
         if not self.enabled:
             return
         n = 24 * done // max(total, 1)
-        line = f"\r[{'#' * n}{'.' * (24 - n)}] {done}/{total} {name}"[:100]
+        if values is not None:  # tensors, values, values/s and the ETA (qviz.progress.ScanMeter)
+            line = f"\r[{'#' * n}{'.' * (24 - n)}] {self.meter.line(done, total, values)} {name}"[:140]
+        else:
+            line = f"\r[{'#' * n}{'.' * (24 - n)}] {done}/{total} {name}"[:100]
         sys.stderr.write(line.ljust(self.width))
         self.width = len(line)
         sys.stderr.flush()
@@ -150,7 +155,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parent = spec_parent()
     for name, (fn, helptext, example, add) in c.COMMANDS.items():
-        p = sub.add_parser(name, parents=[] if name == "app" else [parent], help=helptext, description=helptext,
+        p = sub.add_parser(name, parents=[] if name in ("app", "cache") else [parent], help=helptext, description=helptext,
                            epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
         add(p)
         p.set_defaults(func=fn)
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export, sensitivity or app (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, app or cache (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

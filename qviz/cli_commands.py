@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -57,8 +58,10 @@ def scan(a) -> int:
 
     src = open_path(a.path)
     bar = progress_for(a)
+    target = a.path if os.path.exists(a.path) else src  # a path on disk can use the scan cache
     try:
-        df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+        df = analyze(target, spec, method, activations=not a.no_activations, progress=bar, workers=a.workers,
+                     cache=not a.no_cache, **options)
     finally:
         bar.close()
     _check_readable(df, src.label)
@@ -232,6 +235,34 @@ def _scan_args(p):
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
     p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
+    p.add_argument("--workers", type=_positive, metavar="N", help="threads (default: every core)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="analyse again even when the same file and settings were scanned before ($XDG_CACHE_HOME/qviz)")
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of threads, got {text!r}")
+    return n
+
+
+def cache_cmd(a) -> int:
+    from . import scan_cache
+
+    if a.action == "clear":
+        n, size = scan_cache.clear()
+        print(f"removed {n} cached scan{'s' if n != 1 else ''} ({size / 1e6:.1f} MB) from {scan_cache.cache_dir()}")
+    else:
+        print(scan_cache.cache_dir())
+    return 0
+
+
+def _cache_args(p):
+    p.add_argument("action", choices=["clear", "dir"], help="clear: delete every cached scan; dir: print where they are")
 
 
 def _calibrate_args(p):
@@ -286,6 +317,8 @@ COMMANDS = {
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
                     "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
+    "cache": (cache_cmd, "The scan cache ($XDG_CACHE_HOME/qviz, default ~/.cache/qviz): clear it, or print where it is.",
+              "qviz cache clear", _cache_args),
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }

@@ -577,13 +577,24 @@ def _codes(v: np.ndarray, inv, zp, spec: QuantSpec) -> np.ndarray:
     return np.where(np.isfinite(v), t.astype(np.float64), np.nan)
 
 
+class Unsupported(ValueError):
+    """Parameters the fused pass does not reproduce exactly (the caller uses the numpy path)."""
+
+
 def errors(x: np.ndarray, lay: Layout, qparams, r: Ranges, pool=None, task_numel: int = TASK_NUMEL) -> Errors:
-    """Pass 2 over ``x`` with ``qparams`` (per block on ``lay``'s grid), centred on pass 1's mean."""
+    """Pass 2 over ``x`` with ``qparams`` (per block on ``lay``'s grid), centred on pass 1's mean.
+
+    Raises :class:`Unsupported` for stochastic rounding and for levels beyond float32 (a range so
+    wide that Δ or x̂ overflows: ``error_sums`` then leaves those x̂ out, value by value).
+    """
     k, kr, kf = _kernels()["pass2"], _kernels()["pass2_rows"], _kernels()["pass2_fast"]
     fast = r.nonfinite == 0
     spec = qparams.spec
     if spec.rounding != "nearest":
-        raise ValueError("the fused scan rounds to nearest; stochastic rounding goes through qviz.fake_quantize")
+        raise Unsupported("the fused scan rounds to nearest; stochastic rounding goes through qviz.fake_quantize")
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not (np.isfinite(qparams.level_min).all() and np.isfinite(qparams.level_max).all()):
+            raise Unsupported("quantization levels beyond float32: the numpy path measures them")
     x2 = x.reshape(lay.view)
     nb, n_levels = lay.n_blocks, spec.n_levels
     scale = np.ascontiguousarray(np.broadcast_to(qparams.scale.astype(np.float32).reshape(-1), (nb,)))
