@@ -253,7 +253,6 @@ def _kernels():
         nh = 0.0
         dot = 0.0
         csse = 0.0
-        maxerr = 0.0
         d2s = 0.0
         d4s = 0.0
         lsb = 0.0
@@ -268,12 +267,14 @@ def _kernels():
             nh += y64 * y64
             dot += x64 * y64
             csse += e2 * clip[k]
-            maxerr = max(maxerr, abs(e))
             d = x64 - mean
             d2 = d * d
             d2s += d2
             d4s += d2 * d2
             lsb += e2 * invsq[k]
+        maxerr = 0.0
+        for k in range(xr.size):  # its own loop: a max beside the sums keeps LLVM from vectorising them
+            maxerr = max(maxerr, abs(np.float64(y[k]) - np.float64(xr[k])))
         acc[0] += sse
         acc[1] += se
         acc[2] += sig
