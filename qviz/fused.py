@@ -388,7 +388,7 @@ def layout(shape: tuple, granularity: Granularity, stats_axis: int = 0) -> Layou
         elif isinstance(g, PerChannel):
             rowblk, colblk, nb, local, align = _ar(r_n), np.zeros(k_n, np.int64), r_n, True, 1
         else:
-            gs = g.group_size
+            gs = g.group_size if isinstance(g, PerGroup) else 1
             rowblk, colblk, nb, local, align = _ar(r_n, k_n, gs), _ar(k_n), (r_n // gs) * k_n, True, gs
     else:
         view = (before, c_a * after)
@@ -396,7 +396,7 @@ def layout(shape: tuple, granularity: Granularity, stats_axis: int = 0) -> Layou
         if isinstance(g, PerChannel):
             rowblk, colblk, nb, local, align = np.zeros(r_n, np.int64), _ar(k_n, 1, after), c_a, False, 1
         else:
-            gs = g.group_size
+            gs = g.group_size if isinstance(g, PerGroup) else 1
             per_row = (c_a // gs) * after
             cb = (np.arange(k_n, dtype=np.int64) // after // gs) * after + np.arange(k_n, dtype=np.int64) % after
             rowblk, colblk, nb, local, align = _ar(r_n, per_row), cb, before * per_row, True, 1
