@@ -49,8 +49,10 @@ SPECS = [qviz.QuantSpec(bits=8), qviz.QuantSpec(bits=4, symmetric=False, granula
          qviz.QuantSpec(bits=4, quantizer="midrise", granularity=qviz.PerGroup(16))]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.describe())
-@pytest.mark.parametrize("method", ["minmax", "percentile"])
+@pytest.mark.parametrize(
+    "spec,method", [(s, "minmax") for s in SPECS] + [(SPECS[0], "percentile"), (SPECS[1], "entropy")],
+    ids=lambda v: v if isinstance(v, str) else v.describe(),
+)
 def test_workers_give_the_same_dataframe(folder, spec, method):
     one = qviz.analyze(folder, spec, method, workers=1, chunk_numel=3000)
     many = qviz.analyze(folder, spec, method, workers=3, chunk_numel=3000)
