@@ -9,7 +9,7 @@ import qviz
 from qviz.progress import ScanMeter
 
 
-def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str) -> pd.DataFrame:
+def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str, options: tuple = ()) -> pd.DataFrame:
     bar = st.progress(0.0, text=f"Scanning {label}…")
     meter = ScanMeter()
 
@@ -18,18 +18,18 @@ def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: st
         bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {meter.line(done, total, values)} · {name}")
 
     try:  # every core; a checkpoint path is cached on disk (qviz.scan_cache), built-ins and uploads are not
-        return qviz.analyze(source, spec, method, activations=activations, progress=progress, cache=True)
+        return qviz.analyze(source, spec, method, activations=activations, progress=progress, cache=True, **dict(options))
     finally:
         bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool) -> pd.DataFrame:
-    """Analysis of a built-in model (the same for every user: shared cache)."""
-    return _run(model, spec, method, activations, model)
+def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool, options: tuple = ()) -> pd.DataFrame:
+    """Analysis of a built-in model (the same for every user: shared cache); ``options``: the calibrator's, as pairs."""
+    return _run(model, spec, method, activations, model, options)
 
 
 @st.cache_data(show_spinner=False, max_entries=4, scope="session")
-def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str) -> pd.DataFrame:
+def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str, options: tuple = ()) -> pd.DataFrame:
     """Analysis of an uploaded checkpoint (this session only)."""
-    return _run(_source, spec, method, False, label)
+    return _run(_source, spec, method, False, label, options)
