@@ -109,6 +109,8 @@ def load(key: str) -> pd.DataFrame | None:
         return None
     if "shape" in df:
         df["shape"] = df["shape"].map(lambda s: tuple(int(v) for v in s))
+    if "block" in df:  # Python ints and None, as qviz.analyze.frame builds it (Parquet reads back floats)
+        df["block"] = pd.Series([None if pd.isna(v) else int(v) for v in df["block"]], index=df.index, dtype=object)
     return df
 
 
