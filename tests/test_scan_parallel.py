@@ -19,7 +19,7 @@ from qviz.analyze import COLUMNS
 analyze_mod = importlib.import_module("qviz.analyze")
 
 EXACT = ["name", "kind", "shape", "dtype", "numel", "flags", "granularity", "n_blocks", "nonfinite", "min", "max", "clip_min",
-         "clip_max", "scale", "zero_point", "max_abs_error", "code_usage", "wasted_range", "n", "note"]
+         "clip_max", "scale", "zero_point", "max_abs_error", "code_usage", "wasted_range", "n", "note", "block", "role"]
 
 
 @pytest.fixture(scope="module")
