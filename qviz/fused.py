@@ -490,10 +490,10 @@ def minmax_clip(r: Ranges, spec: QuantSpec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def channel_range_ratio(r: Ranges, shape: tuple, stats_axis: int) -> float:
-    """:func:`qviz.stats.range_ratio` of the per-channel ranges (NaN for 0-d and one-channel tensors)."""
+    """:func:`qviz.stats.range_ratio` of the per-channel ranges (NaN for 0-d, 1-d and one-channel tensors)."""
     from .stats import range_ratio
 
-    if len(shape) == 0 or shape[stats_axis % len(shape)] <= 1:
+    if len(shape) < 2 or shape[stats_axis % len(shape)] <= 1:  # NaN for 0-d, 1-d and one-channel tensors, as tensor_stats
         return math.nan
     empty = ~np.isfinite(r.channel_lo)
     lo = np.where(empty, 0, r.channel_lo).astype(np.float32)
