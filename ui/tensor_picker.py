@@ -19,6 +19,7 @@ import qviz
 from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
 from ui import data, keys, local_path, uploads
+from ui.dependent import follow
 from ui.keys import QUERY
 from ui.shared import SHARED_KEY, shared
 
@@ -78,8 +79,9 @@ def _tensor_select(source, label_prefix: str) -> str | None:
     if not names:
         st.error(f"{label_prefix}: holds no tensors.")
         return None
-    if st.session_state.get("tensor") not in names:
-        st.session_state.pop("tensor", None)
+    follow(keys.TENSOR, label_prefix)  # a new model or file: its own default tensor, not the last one's name
+    if st.session_state.get(keys.TENSOR) not in names:
+        st.session_state.pop(keys.TENSOR, None)
     infos = [source.info(n) for n in names]
     # open on the largest float tensor: a model's most interesting weight, not its first bias
     largest = max(range(len(names)), key=lambda i: (infos[i].is_float, infos[i].numel))
