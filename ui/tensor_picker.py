@@ -20,6 +20,7 @@ from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
 from ui import data, keys, local_path, uploads
 from ui.dependent import follow
+from ui.spec_widgets import PICKED_SHAPE
 from ui.keys import QUERY
 from ui.shared import SHARED_KEY, shared
 
@@ -192,6 +193,11 @@ def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:
     picked = pick_tensor()
     if picked is None:
         st.stop()
+    shape = tuple(picked.x.shape)
+    previous = st.session_state.get(PICKED_SHAPE)
+    st.session_state[PICKED_SHAPE] = shape  # the sidebar's group sizes are drawn before the tensor: they read it
+    if previous != shape and st.session_state.get(keys.GRANULARITY) == "group":
+        st.rerun()  # once: the group-size box now offers this tensor's divisors
     if not spec_ok:
         st.info("Fix the quantizer settings in the sidebar to see the result.")
         st.stop()

@@ -40,3 +40,18 @@ def test_model_then_tensor_then_block_follow(inspector):
         share = metric(at, "clipping share")
         assert ("are clipped" in cap) == (share != "0.0%"), (gran, calib, share, cap)
         assert ("No value" in cap) == (share == "0.0%")
+
+
+def test_group_sizes_follow_the_tensor_axis(inspector):
+    """conv1.weight (shape (8, 1, 3, 3)) grouped along its last axis of 3: the box offers 3, not a dead end."""
+    at = inspector
+    at.segmented_control(key="src").set_value("Built-in model").run()
+    at.selectbox(key="model").set_value("digits_cnn").run()
+    at.selectbox(key="tensor").set_value("fc1.weight").run()
+    at.segmented_control(key="gran").set_value("group").run()
+    assert "32" in at.selectbox(key="group").options and not at.error
+    at.selectbox(key="tensor").set_value("conv1.weight").run()
+    assert not at.exception
+    assert [str(o) for o in at.selectbox(key="group").options] == ["3"]
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart")  # the page is drawn, not replaced by an error
