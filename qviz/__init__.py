@@ -35,10 +35,13 @@ from .metrics import Metrics, error_metrics
 from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
 from .positions import layer_position
 from .quantized import QuantizedTensor
+from .compare import compare  # already-quantized checkpoint against its original (the qviz.compare module stays importable)
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# the transforms lab: SmoothQuant, Hadamard rotations, layer output error (qviz/transforms/)
+from .transforms import hadamard, layer_output_error, smooth_scales
 # activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
 from . import data
 from .capture import open_model as open_user_model
@@ -74,6 +77,7 @@ __all__ = [
     "SourceError",
     "TensorInfo",
     "QuantizedTensor",
+    "compare",
     "builtin_names",
     "analyze",
     "open_user_model",
@@ -100,4 +104,8 @@ __all__ = [
     "quantized_matmul",
     "quantized_conv2d",
     "check_matmul",
+    # the transforms lab
+    "smooth_scales",
+    "hadamard",
+    "layer_output_error",
 ]
