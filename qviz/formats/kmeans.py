@@ -20,14 +20,17 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .base import Format, round_to_levels
 
 MAX_FIT = 1 << 20
 
 
-def fit_codebook(x, k: int, iters: int = 100) -> np.ndarray:
+def fit_codebook(x: ArrayLike, k: int, iters: int = 100) -> np.ndarray:
     """Lloyd–Max levels (float32, ascending, at most ``k``, fewer if ``x`` has fewer distinct values)."""
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
@@ -55,20 +58,41 @@ def fit_codebook(x, k: int, iters: int = 100) -> np.ndarray:
     return np.unique(p.astype(np.float32))
 
 
-class KMeansFormat(Format):
-    """``2**bits`` levels fitted to each tensor by Lloyd–Max."""
+@dataclass(frozen=True)
+class _KMeansFields(Format):
+    bits: int
+    name: str
 
-    def __init__(self, bits: int = 4, name: str | None = None):
+
+class KMeansFormat(_KMeansFields):
+    """``2**bits`` levels fitted to each tensor by Lloyd–Max.
+
+    A frozen dataclass with fields ``bits`` and ``name`` (default ``f"kmeans_{bits}"``).
+    """
+
+    def __init__(self, bits: int = 4, name: str | None = None) -> None:
         if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 8:
             raise ValueError(f"a k-means codebook needs 1 to 8 bits (2 to 256 levels), got {bits!r}")
-        super().__init__(
-            name=name or f"kmeans_{bits}", title=f"k-means codebook, {2 ** bits} levels", family="non-uniform",
-            element_bits=bits, tensor_overhead_bits=32 * 2**bits,
-        )
-        object.__setattr__(self, "bits", bits)
+        super().__init__(bits, name or f"kmeans_{bits}")
 
-    def _fake_quantize(self, x32):
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"k-means codebook, {2 ** self.bits} levels"
+
+    @property
+    def family(self) -> str:
+        return "non-uniform"
+
+    @property
+    def element_bits(self) -> float:
+        return self.bits
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32 * 2**self.bits
+
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         return round_to_levels(x32, fit_codebook(x32, 2**self.bits))
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         return fit_codebook(x32, 2**self.bits)
