@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *Q
 
 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
-    row = dict.fromkeys(COLUMNS, math.nan)
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
     )
@@ -202,7 +203,7 @@ def analyze(
     if capture:
         step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
         kw = {} if sample_numel is None else {"sample_numel": sample_numel}
-        for act in src.capture(spec, method, progress=step, **kw, **options):
+        for act in getattr(src, "capture")(spec, method, progress=step, **kw, **options):  # a model source (duck-typed above)
             rows.append(activation_row(act))
         if progress:
             progress(total, total, "activations")

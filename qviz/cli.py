@@ -23,7 +23,7 @@ import sys
 from .calibrate.calibrator import Calibrator
 from .calibrate.registry import METHODS, all_options, options_for, takers
 from .sources import SourceError
-from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
 
 
 class UsageError(Exception):
@@ -37,7 +37,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def spec_parent() -> argparse.ArgumentParser:
+def spec_parent() -> Parser:
     """The quantizer options every command shares (mapped to :class:`QuantSpec` by :func:`spec_from_args`)."""
     p = Parser(add_help=False)
     g = p.add_argument_group("quantizer (qviz.QuantSpec)")
@@ -65,7 +65,7 @@ def spec_from_args(a) -> QuantSpec:
     if a.granularity == "tensor":
         if a.axis is not None or a.group_size is not None:
             raise UsageError("--axis and --group-size need --granularity channel or group")
-        gran = PerTensor()
+        gran: Granularity = PerTensor()
     elif a.granularity == "channel":
         if a.group_size is not None:
             raise UsageError("--group-size needs --granularity group")

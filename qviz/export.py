@@ -149,7 +149,7 @@ def export_params(source, spec: QuantSpec, method: str = "minmax", *, activation
         if progress:
             progress(i + 1, total, name)
     if capture:
-        for act in src.capture(spec, method, **options):
+        for act in getattr(src, "capture")(spec, method, **options):  # a model source (duck-typed above)
             if act.calibration is None:
                 out["skipped"][act.name] = f"not quantized: {act.error}"
             else:

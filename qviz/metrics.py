@@ -34,6 +34,8 @@ inf
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -109,7 +111,7 @@ class ErrorSums:
     maxerr: float
     lsb_sse: float = math.nan
     clip_sse: float = math.nan
-    spec: object = None
+    spec: Any = None  # the QuantSpec of the codes (None without qparams)
     code_lo: np.ndarray | None = None
     code_hi: np.ndarray | None = None
     used: np.ndarray | None = None
@@ -117,13 +119,14 @@ class ErrorSums:
     def merge(self, other: "ErrorSums", same_blocks: bool) -> "ErrorSums":
         """Both parts together. ``same_blocks``: the parts hold values of the same blocks
         (a per-tensor range over row chunks); otherwise each part has its own blocks, in order."""
-        out = dict(
+        out: dict[str, Any] = dict(
             n=self.n + other.n, nonfinite=self.nonfinite + other.nonfinite, sse=self.sse + other.sse, se=self.se + other.se,
             signal=self.signal + other.signal, nh=self.nh + other.nh, dot=self.dot + other.dot,
             peak=max(self.peak, other.peak), maxerr=max(self.maxerr, other.maxerr),
             lsb_sse=self.lsb_sse + other.lsb_sse, clip_sse=self.clip_sse + other.clip_sse,
         )
-        if self.code_lo is None or other.code_lo is None:
+        if self.code_lo is None or other.code_lo is None or self.code_hi is None or other.code_hi is None \
+                or self.used is None or other.used is None:
             return replace(self, **out, code_lo=None, code_hi=None, used=None)
         if same_blocks:
             lo, hi = np.fmin(self.code_lo, other.code_lo), np.fmax(self.code_hi, other.code_hi)
@@ -145,7 +148,7 @@ class ErrorSums:
         else:
             cosine = min(1.0, max(-1.0, self.dot / math.sqrt(self.signal * self.nh)))  # float64 rounding can pass ±1
         usage = wasted = nan
-        if self.code_lo is not None:
+        if self.code_lo is not None and self.code_hi is not None and self.used is not None:
             spec = self.spec
             nb = self.code_lo.size
             span = np.where(np.isnan(self.code_lo), 0.0, self.code_hi - self.code_lo)
@@ -207,7 +210,7 @@ def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
     xf, xhf = x32.ravel(), xh32.ravel()
     e = np.subtract(xhf, xf, dtype=np.float64)  # the one float64 array: sums below accumulate in float64
     sse = float(np.einsum("i,i->", e, e))
-    sums = dict(
+    sums: dict[str, Any] = dict(
         n=n, nonfinite=int(x32.size - n), sse=sse, se=float(e.sum()),
         signal=float(np.einsum("i,i->", xf, xf, dtype=np.float64)),
         nh=float(np.einsum("i,i->", xhf, xhf, dtype=np.float64)),

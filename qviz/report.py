@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import html
 import math
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ def _fmt(v) -> tuple[str, str]:
     return str(v), str(v)
 
 
-def table_html(df: pd.DataFrame, bad: set = frozenset()) -> str:
+def table_html(df: pd.DataFrame, bad: Collection = frozenset()) -> str:
     """An HTML table of ``df``'s :data:`TABLE_COLUMNS` whose headers sort on click; rows in ``bad`` are tinted."""
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
     head = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in cols)

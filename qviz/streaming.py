@@ -158,4 +158,6 @@ def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict,
         qp = qps[0] if span else qps[k]
         part = error_sums(c, fake_quantize(c, qp), qp)
         total = part if total is None else total.merge(part, same_blocks=span)
+    if total is None:
+        raise ValueError("the tensor is empty: there is nothing to quantize")
     return quant, total.metrics().as_dict()

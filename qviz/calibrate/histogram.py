@@ -114,7 +114,7 @@ class BlockHistogram:
         self._oversample = oversample
         self.averaging_constant = float(averaging_constant)
         self.histogram = bool(histogram)
-        self._grid = None
+        self._grid: tuple | None = None
         self.n_batches = 0
 
     # ------------------------------------------------------------------ observe

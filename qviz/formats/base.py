@@ -190,7 +190,7 @@ def group_rows(x32: np.ndarray, group_size: int) -> np.ndarray:
     [[0.0, 1.0], [2.0, nan], [3.0, 4.0], [5.0, nan]]
     """
     shape = padded_shape(x32.shape, group_size)
-    x = x32.reshape(x32.shape or (1,))
+    x = x32.reshape(shape[:-1] + (-1,))
     pad = shape[-1] - x.shape[-1]
     if pad:
         x = np.concatenate([x, np.full(x.shape[:-1] + (pad,), np.nan, dtype=np.float32)], axis=-1)

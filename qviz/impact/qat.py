@@ -47,7 +47,8 @@ def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
     scale = torch.from_numpy(np.ascontiguousarray(qparams.scale, dtype=np.float32)).flatten()
     zp = torch.from_numpy(np.ascontiguousarray(qparams.zero_point).astype(np.float32)).flatten()
     if scale.numel() > 1:
-        dim = (spec.granularity.axis if channel_dim is None else channel_dim) % x.ndim
+        axis = spec.granularity.axis if isinstance(spec.granularity, PerChannel) else 0
+        dim = (axis if channel_dim is None else channel_dim) % x.ndim
         shape = [1] * x.ndim
         shape[dim] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)

@@ -84,7 +84,7 @@ class ModelQuantizer:
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
         self._wq: dict = {}
         self._aq: dict = {}
-        self._fp32_metric = None
+        self._fp32_metric: float | None = None
 
     def fp32_weight(self, layer: str):
         return self._fp32[layer]
@@ -119,7 +119,7 @@ class ModelQuantizer:
             bad = [a for a in acts if a.calibration is None]
             if bad:
                 raise ValueError(f"{bad[0].name}: {bad[0].error}")
-            self._aq[spec] = {a.layer: a.calibration.qparams for a in acts}
+            self._aq[spec] = {a.layer: a.calibration.qparams for a in acts if a.calibration is not None}
         return self._aq[spec]
 
     @contextlib.contextmanager

@@ -67,7 +67,7 @@ class QFormat:
 
     def qparams(self) -> QParams:
         """``QParams(scale=2**-n, zero_point=0)`` under a signed ``m + n``-bit spec."""
-        return QParams(np.float32(self.step), np.int64(0), self.spec)
+        return QParams(np.asarray(self.step, dtype=np.float32), np.asarray(0, dtype=np.int64), self.spec)
 
     def quantize(self, x) -> np.ndarray:
         return quantize(x, self.qparams())

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibrate.result import Calibration
 from ..spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from ..stats import range_ratio
 from ..streaming import Moments
@@ -68,7 +69,7 @@ class Activation:
     shape: tuple
     numel: int
     stats: dict
-    calibration: object
+    calibration: Calibration | None
     sample: np.ndarray
     spec: QuantSpec
     note: str = ""

@@ -25,6 +25,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -35,7 +37,7 @@ def layer_kinds() -> tuple[type, ...]:
     return (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
 
 
-def quant_layers(model) -> list[tuple[str, object]]:
+def quant_layers(model: Any) -> list[tuple[str, Any]]:
     """``(name, module)`` of every Linear/Conv of ``model``, in module order."""
     kinds = layer_kinds()
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]

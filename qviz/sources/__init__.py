@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 
 from .base import DEFAULT_MAX_NUMEL, Source, SourceError, TensorInfo, fail, label_of
 from .builtin import builtin_names, open_builtin
@@ -52,7 +53,8 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _reader(kind: str):
+def _reader(kind: str) -> Callable[..., Source]:
+    cls: Callable[..., Source]
     if kind == "npy":
         from .npy import NpySource as cls
     elif kind == "torch":
@@ -99,12 +101,13 @@ def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFA
     if isinstance(path_or_bytes, str) and path_or_bytes in builtin_names() and not os.path.exists(path_or_bytes):
         return open_builtin(path_or_bytes, max_numel=max_numel)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        data: bytes | str
         data, label = bytes(path_or_bytes), label_of(None, name or "upload")
         head = data[:16]
         size = len(data)
     elif isinstance(path_or_bytes, (str, os.PathLike)):
         data, label = os.fspath(path_or_bytes), label_of(path_or_bytes, name)
-        if os.path.isdir(data):
+        if isinstance(data, str) and os.path.isdir(data):
             from .folder import open_folder
 
             return open_folder(data, label, max_numel)

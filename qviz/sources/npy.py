@@ -35,7 +35,7 @@ def _header(fp, label: str, what: str):
             return fmt.read_array_header_1_0(fp)
         if version == (2, 0):
             return fmt.read_array_header_2_0(fp)
-        return fmt._read_array_header(fp, version)  # (3, 0): utf-8 header
+        return fmt._read_array_header(fp, version)  # type: ignore[attr-defined]  # (3, 0): utf-8 header, no public reader
     except Exception as e:  # ValueError, EOFError, SyntaxError from a corrupted header
         raise fail(label, f"{what}is not a valid .npy array ({e})", "the file is corrupted or truncated: save it again") from None
 

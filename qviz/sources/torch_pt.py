@@ -102,7 +102,7 @@ class TorchSource(Source):
                 fp.seek(0)
                 head = fp.read(2)
             else:
-                with open(fp, "rb") as f:
+                with open(data, "rb") as f:
                     head = f.read(2)
             if head == b"PK":
                 raise fail(
