@@ -44,6 +44,7 @@ from .sources import Source, SourceError, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
 from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
+from .calibrate import calibrate
 
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
@@ -91,8 +92,6 @@ def _note(row: dict, text: str) -> None:
 
 def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
     """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
-    from .calibrate import calibrate
-
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
     try:
@@ -186,8 +185,6 @@ def analyze(
         the statistics, the quantization parameters, every field of :class:`qviz.Metrics`
         (``nonfinite`` once) and ``note``.
     """
-    from .calibrate import calibrate
-
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)

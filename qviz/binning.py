@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import as_float32
+from .affine import rounded
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,8 +107,6 @@ def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
     >>> int(h.rounding.sum()), int(h.clipping.sum())
     (3, 1)
     """
-    from .affine import rounded
-
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
     spec = qparams.spec

@@ -22,8 +22,9 @@ import sys
 
 from .calibrate.calibrator import Calibrator
 from .calibrate.registry import METHODS, all_options, options_for, takers
-from .sources import SourceError
+from .sources import SourceError, open_source
 from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
+from .export import jsonable
 
 
 class UsageError(Exception):
@@ -134,8 +135,6 @@ def emit(text: str, out: str | None) -> None:
 
 def open_path(path: str):
     """:func:`qviz.open_source`; a reader failure that is not a ``SourceError`` (a bug) still reads as bad input."""
-    from .sources import open_source
-
     try:
         return open_source(path)
     except (SourceError, ValueError, OSError):
@@ -147,7 +146,7 @@ def open_path(path: str):
 
 
 def build_parser() -> Parser:
-    from . import cli_commands as c
+    from . import cli_commands as c  # here, not on top: cli_commands imports this module (UsageError, helpers)
 
     parser = Parser(prog="qviz", description="See what quantization does to a model's tensors, from the command line.",
                     epilog="PATH is a .npy/.npz, .pt/.pth/.bin, .safetensors or .onnx file, a model folder, or a built-in "
@@ -199,8 +198,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dump_json(obj) -> str:
-    from .export import jsonable
-
     return json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n"
 
 

@@ -19,6 +19,14 @@ import pandas as pd
 
 from .calibrate.registry import options_for
 from .cli import UsageError, dump_json, emit, method_options, open_path, progress_for, spec_from_args
+from .analyze import analyze
+from .analyze import weight_spec
+from .calibrate import compare_calibrators
+from .export import calibration_entry, spec_dict
+from .report import write_report
+from . import export as ex
+from .impact import ModelQuantizer, sensitivity_report
+from .models import MODELS
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -54,8 +62,6 @@ def format_table(df: pd.DataFrame) -> str:
 def scan(a) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
-    from .analyze import analyze
-
     src = open_path(a.path)
     bar = progress_for(a)
     try:
@@ -74,10 +80,6 @@ def scan(a) -> int:
 
 
 def calibrate_cmd(a) -> int:
-    from .analyze import weight_spec
-    from .calibrate import compare_calibrators
-    from .export import calibration_entry, spec_dict
-
     spec = spec_from_args(a)
     method, options = method_options(a, allow_all=True)
     src = open_path(a.path)
@@ -120,8 +122,6 @@ def calibrate_cmd(a) -> int:
 
 
 def report(a) -> int:
-    from .report import write_report
-
     spec = spec_from_args(a)
     method, options = method_options(a)
     if a.worst < 1 or a.histograms < 0:
@@ -129,8 +129,6 @@ def report(a) -> int:
     src = open_path(a.path)
     bar = progress_for(a)
     try:
-        from .analyze import analyze
-
         df = analyze(src, spec, method, progress=bar, **options)
     finally:
         bar.close()
@@ -141,8 +139,6 @@ def report(a) -> int:
 
 
 def export(a) -> int:
-    from . import export as ex
-
     spec = spec_from_args(a)
     method, options = method_options(a)
     if (a.trt_cache or a.trt_ranges) and not (spec.bits == 8 and spec.signed and spec.symmetric):
@@ -177,9 +173,6 @@ def export(a) -> int:
 
 
 def sensitivity_cmd(a) -> int:
-    from .impact import ModelQuantizer, sensitivity_report
-    from .models import MODELS
-
     spec = spec_from_args(a)
     method, options = method_options(a)
     if a.model not in MODELS:

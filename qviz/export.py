@@ -49,6 +49,7 @@ import numpy as np
 from .analyze import weight_spec
 from .sources import Source, SourceError, open_source
 from .spec import PerChannel, PerGroup, QuantSpec
+from .calibrate import calibrate
 
 FORMAT = "qviz.params/1"
 TRT_HEADER = "TRT-8601-EntropyCalibration2"  # TensorRT reads the values whatever the version in the header
@@ -124,8 +125,6 @@ def export_params(source, spec: QuantSpec, method: str = "minmax", *, activation
     **options
         Passed to the calibrator (e.g. ``percentile=99.9``).
     """
-    from .calibrate import calibrate
-
     src = source if isinstance(source, Source) else open_source(source)
     out = {"format": FORMAT, "source": src.label, "spec": spec_dict(spec), "calibrator": method, "options": jsonable(options),
            "tensors": {}, "skipped": {}}

@@ -36,6 +36,7 @@ from .affine import fake_quantize
 from .metrics import error_sums
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from .stats import range_ratio
+from .calibrate import Calibrator, calibrate
 
 CHUNK = 1 << 21
 
@@ -132,8 +133,6 @@ def range_summary(calibrations: list) -> dict:
 
 def _calibrate_all(x, spec, method, options, chunk_numel):
     """Per-chunk ``QParams`` and the summary of the ranges."""
-    from .calibrate import Calibrator, calibrate
-
     if spans_chunks(spec, x.ndim):
         cal = Calibrator(spec, method, **options)
         for c in chunks(x, spec, chunk_numel):

@@ -22,14 +22,13 @@ from .mx import MXFormat, shared_exponent
 from .nf4 import NF4, NF4_LEVELS
 from .registry import FORMATS, format_names, get_format
 from .uniform import UniformFormat
+from ..arrays import as_float32
+from ..metrics import error_metrics
 
 
 def compare_formats(x, names=None):
     """One row per format: bits per value (scale included), levels, SQNR, MSE of ``x`` under it (a DataFrame)."""
     import pandas as pd
-
-    from ..arrays import as_float32
-    from ..metrics import error_metrics
 
     x32, _ = as_float32(x)
     rows = []

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..spec import QuantSpec
 from .metric import quantizer_for
+from ..export import jsonable, spec_dict
 
 BITS = (8, 6, 4, 3, 2)
 
@@ -123,8 +124,6 @@ def pareto(model, spec: QuantSpec, table: pd.DataFrame, budget: float, what: str
 def config_json(model, spec: QuantSpec, assign: dict, metric: float | None = None, budget: float | None = None,
                 what: str = "weights") -> dict:
     """The per-layer configuration as JSON-ready dict (each layer's full spec, see :func:`qviz.export.spec_dict`)."""
-    from ..export import jsonable, spec_dict
-
     return jsonable({
         "model": model.name, "what": what, "calibrator": model.method, "budget_avg_bits": budget,
         "avg_bits": average_bits(assign, model.params), "size_mb": model_size_mb(model, assign),

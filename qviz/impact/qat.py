@@ -30,6 +30,11 @@ import pandas as pd
 
 from ..spec import PerChannel, PerTensor, QuantSpec
 from .quantized_model import ModelQuantizer, quant_layers
+from ..affine import choose_qparams
+from ..calibrate import calibrate
+from ..analyze import weight_spec
+from ..models import digits_cnn
+from ..models.capture import activation_spec
 
 
 def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
@@ -66,9 +71,6 @@ def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
 
 def _weight_qparams(w, spec: QuantSpec, method: str, options: dict):
     """The weight's QParams: min-max directly (what ``calibrate(w, spec, "minmax")`` computes), else the calibrator."""
-    from ..affine import choose_qparams
-    from ..calibrate import calibrate
-
     if method != "minmax":
         return calibrate(w.numpy(), spec, method, **options).qparams
     if isinstance(spec.granularity, PerChannel):
@@ -92,10 +94,6 @@ def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *,
     Evaluate it quantized with ``ModelQuantizer("digits_cnn", model=returned)``.
     """
     import torch
-
-    from ..analyze import weight_spec
-    from ..models import digits_cnn
-    from ..models.capture import activation_spec
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -27,6 +27,10 @@ import contextlib
 from ..affine import fake_quantize
 from ..models.channels import from_channels, quant_layers, to_channels
 from ..spec import QuantSpec
+from ..models import MODELS, open_model
+from ..analyze import weight_spec
+from ..calibrate import calibrate
+from ..models.capture import capture
 
 WHAT = ("weights", "activations", "both")
 
@@ -67,8 +71,6 @@ class ModelQuantizer:
     """
 
     def __init__(self, name: str, method: str = "minmax", *, model=None, calibration_limit: int | None = None, **options):
-        from ..models import MODELS, open_model
-
         if name not in MODELS:
             raise ValueError(f"{name}: not a built-in model; choose one of {', '.join(MODELS)}")
         self.name, self.method, self.options = name, method, options
@@ -98,10 +100,6 @@ class ModelQuantizer:
         if key not in self._wq:
             import torch
 
-            from ..affine import fake_quantize
-            from ..analyze import weight_spec
-            from ..calibrate import calibrate
-
             w = self._fp32[layer].numpy()
             tspec, _ = weight_spec(spec, w.shape)
             qp = calibrate(w, tspec, self.method, **self.options).qparams
@@ -111,8 +109,6 @@ class ModelQuantizer:
     def activation_qparams(self, spec: QuantSpec, progress=None) -> dict:
         """``{layer: QParams}`` of every layer's input, calibrated on the fp32 model (cached per spec)."""
         if spec not in self._aq:
-            from ..models.capture import capture
-
             with self.apply():  # fp32
                 acts = capture(self.model, self.module.calibration_batches(limit=self.calibration_limit), spec, self.method,
                                run=self.module.run, sample_numel=1, progress=progress, **self.options)

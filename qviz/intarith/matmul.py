@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .multiplier import INT32_MAX, INT32_MIN
+from ..affine import fake_quantize, quantize
+from ..calibrate import calibrate
+from ..spec import PerTensor, QuantSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,10 +125,6 @@ def check_matmul(a, b, spec=None) -> ProductCheck:
     ``dequantized`` equals ``fake_quant`` up to float64 rounding (the identity above);
     both differ from ``exact`` by the quantization error.
     """
-    from ..affine import fake_quantize, quantize
-    from ..calibrate import calibrate
-    from ..spec import PerTensor, QuantSpec
-
     spec = spec or QuantSpec(bits=8, signed=False, symmetric=False)
     if not isinstance(spec.granularity, PerTensor):
         raise ValueError("check_matmul uses one scale and zero point per operand: pass a per-tensor spec")

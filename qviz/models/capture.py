@@ -38,6 +38,7 @@ from ..spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from ..stats import range_ratio
 from ..streaming import Moments
 from .channels import quant_layers, to_channels
+from ..calibrate import Calibrator
 
 DEFAULT_SAMPLE_NUMEL = 1 << 18
 
@@ -148,8 +149,6 @@ def capture(
         In module order.
     """
     import torch
-
-    from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
     layers = quant_layers(model)

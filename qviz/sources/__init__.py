@@ -20,6 +20,11 @@ from collections.abc import Callable
 
 from .base import DEFAULT_MAX_NUMEL, Source, SourceError, TensorInfo, fail, label_of
 from .builtin import builtin_names, open_builtin
+from .folder import open_folder
+from .npy import NpySource
+from .onnx_src import OnnxSource
+from .safetensors_src import SafetensorsSource
+from .torch_pt import TorchSource
 
 EXTENSIONS = {
     ".npy": "npy",
@@ -56,13 +61,13 @@ def _sniff(head: bytes) -> str | None:
 def _reader(kind: str) -> Callable[..., Source]:
     cls: Callable[..., Source]
     if kind == "npy":
-        from .npy import NpySource as cls
+        cls = NpySource
     elif kind == "torch":
-        from .torch_pt import TorchSource as cls
+        cls = TorchSource
     elif kind == "safetensors":
-        from .safetensors_src import SafetensorsSource as cls
+        cls = SafetensorsSource
     else:
-        from .onnx_src import OnnxSource as cls
+        cls = OnnxSource
     return cls
 
 
@@ -108,8 +113,6 @@ def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFA
     elif isinstance(path_or_bytes, (str, os.PathLike)):
         data, label = os.fspath(path_or_bytes), label_of(path_or_bytes, name)
         if isinstance(data, str) and os.path.isdir(data):
-            from .folder import open_folder
-
             return open_folder(data, label, max_numel)
         if not os.path.isfile(data):
             raise fail(label, "does not exist", f"check the path, or choose a built-in ({', '.join(builtin_names())})")

@@ -139,7 +139,7 @@ class SafetensorsSource(Source):
         folder = path if os.path.isdir(path) else os.path.dirname(path)
         index = [path] if not os.path.isdir(path) else sorted(glob.glob(os.path.join(folder, "*.safetensors.index.json")))
         if index:
-            from .folder import shard_index
+            from .folder import shard_index  # here, not on top: folder imports this module
 
             shards = [os.path.basename(p) for p in shard_index(index[0], self.label)]
         else:
