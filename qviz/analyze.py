@@ -30,6 +30,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dataclasses
 import math
 from typing import Any
@@ -52,7 +54,7 @@ METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
 COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
 
 
-def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
+def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags = ()) -> dict:
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
@@ -130,7 +132,7 @@ def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options:
     return row
 
 
-def activation_row(act) -> dict:
+def activation_row(act: Any) -> dict:
     """The analysis row of one captured activation (:class:`qviz.models.capture.Activation`)."""
     row = _blank(act.name, "activation", act.shape, "float32", act.numel)
     row.update({k: act.stats[k] for k in STAT_COLUMNS})
@@ -147,15 +149,15 @@ def activation_row(act) -> dict:
 
 
 def analyze(
-    source,
+    source: Any,
     spec: QuantSpec,
     method: str = "minmax",
     *,
     activations: bool = True,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
 

@@ -10,6 +10,9 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +42,7 @@ class Histogram:
         return int(self.counts.sum())
 
 
-def histogram(x, bins: int = 200, range: tuple[float, float] | None = None) -> Histogram:
+def histogram(x: ArrayLike, bins: int = 200, range: tuple[float, float] | None = None) -> Histogram:
     """Histogram of the finite values of ``x`` (NaN/±Inf counted apart).
 
     Parameters
@@ -92,7 +95,7 @@ class ErrorHistogram:
         return (self.edges[:-1] + self.edges[1:]) / 2
 
 
-def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
+def error_histogram(x: ArrayLike, x_hat: ArrayLike, qparams: Any, bins: int = 120) -> ErrorHistogram:
     """Bin the error ``x̂ - x`` of the finite values, rounding and clipping apart.
 
     A value is clipped when the clamp changed its code (as in :func:`qviz.error_metrics`).

@@ -19,12 +19,13 @@ import argparse
 import json
 import os
 import sys
+from typing import Any, NoReturn
 
 from .calibrate.calibrator import Calibrator
 from .calibrate.registry import METHODS, all_options, options_for, takers
-from .sources import SourceError, open_source
-from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
+from .sources import Source, SourceError, open_source
 from .export import jsonable
+from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
 
 
 class UsageError(Exception):
@@ -34,7 +35,7 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so every error is one line."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
@@ -61,7 +62,7 @@ def spec_parent() -> Parser:
     return p
 
 
-def spec_from_args(a) -> QuantSpec:
+def spec_from_args(a: argparse.Namespace) -> QuantSpec:
     """A :class:`QuantSpec` from the parsed spec options (``ValueError`` with what to change)."""
     if a.granularity == "tensor":
         if a.axis is not None or a.group_size is not None:
@@ -77,7 +78,7 @@ def spec_from_args(a) -> QuantSpec:
                      quantizer="midrise" if a.midrise else "midtread", granularity=gran)
 
 
-def method_options(a, allow_all: bool = False) -> tuple[str, dict]:
+def method_options(a: argparse.Namespace, allow_all: bool = False) -> tuple[str, dict]:
     """``(calibrator, options)`` from ``--calibrator`` and the calibrator option flags (``--percentile``, …)."""
     names = list(METHODS) + (["all"] if allow_all else [])
     if a.calibrator not in names:
@@ -120,7 +121,7 @@ class Progress:
             sys.stderr.flush()
 
 
-def progress_for(a) -> Progress:
+def progress_for(a: argparse.Namespace) -> Progress:
     return Progress(bool(getattr(a, "progress", False)) or sys.stderr.isatty())
 
 
@@ -133,7 +134,7 @@ def emit(text: str, out: str | None) -> None:
         sys.stdout.write(text)
 
 
-def open_path(path: str):
+def open_path(path: str) -> Source:
     """:func:`qviz.open_source`; a reader failure that is not a ``SourceError`` (a bug) still reads as bad input."""
     try:
         return open_source(path)
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def dump_json(obj) -> str:
+def dump_json(obj: Any) -> str:
     return json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n"
 
 

@@ -9,6 +9,8 @@ Example
 
 from __future__ import annotations
 
+import argparse
+
 import os
 import subprocess
 import sys
@@ -59,7 +61,7 @@ def format_table(df: pd.DataFrame) -> str:
     return t.to_string(index=False) + "\n"
 
 
-def scan(a) -> int:
+def scan(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     src = open_path(a.path)
@@ -79,7 +81,7 @@ def scan(a) -> int:
     return 0
 
 
-def calibrate_cmd(a) -> int:
+def calibrate_cmd(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a, allow_all=True)
     src = open_path(a.path)
@@ -121,7 +123,7 @@ def calibrate_cmd(a) -> int:
     return 0
 
 
-def report(a) -> int:
+def report(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     if a.worst < 1 or a.histograms < 0:
@@ -138,7 +140,7 @@ def report(a) -> int:
     return 0
 
 
-def export(a) -> int:
+def export(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     if (a.trt_cache or a.trt_ranges) and not (spec.bits == 8 and spec.signed and spec.symmetric):
@@ -172,7 +174,7 @@ def export(a) -> int:
     return 0
 
 
-def sensitivity_cmd(a) -> int:
+def sensitivity_cmd(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     if a.model not in MODELS:
@@ -193,7 +195,7 @@ def sensitivity_cmd(a) -> int:
     return 0
 
 
-def app_command(a, root: Path | None = None) -> list[str]:
+def app_command(a: argparse.Namespace, root: Path | None = None) -> list[str]:
     """The command line ``qviz app`` runs (``python -m streamlit run <repo>/app.py …``)."""
     root = root or Path(__file__).resolve().parents[1]
     script = root / "app.py"
@@ -205,7 +207,7 @@ def app_command(a, root: Path | None = None) -> list[str]:
     return cmd
 
 
-def app(a) -> int:
+def app(a: argparse.Namespace) -> int:
     env = dict(os.environ)
     if a.path:
         open_path(a.path)  # a bad file fails here, in one line, before the server starts

@@ -34,6 +34,8 @@ inf
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 from typing import Any
 
 import math
@@ -194,7 +196,7 @@ def _codes_used(codes: np.ndarray, finite: np.ndarray | None, qparams: QParams) 
     return lo, hi, used
 
 
-def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
+def error_sums(x: ArrayLike, x_hat: ArrayLike, qparams: QParams | None = None) -> ErrorSums:
     """The additive pieces of :func:`error_metrics` (see :class:`ErrorSums`)."""
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
@@ -239,7 +241,7 @@ def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
                      code_lo=lo, code_hi=hi, used=used)
 
 
-def error_metrics(x, x_hat, qparams: QParams | None = None) -> Metrics:
+def error_metrics(x: ArrayLike, x_hat: ArrayLike, qparams: QParams | None = None) -> Metrics:
     """Error metrics of ``x_hat`` against ``x`` (see the module docstring for formulas).
 
     Parameters

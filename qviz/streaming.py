@@ -27,6 +27,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import math
 
 import numpy as np
@@ -76,7 +78,7 @@ def spans_chunks(spec: QuantSpec, ndim: int) -> bool:
     return isinstance(g, PerTensor) or (isinstance(g, PerChannel) and g.axis % ndim != 0)
 
 
-def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int):
+def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int) -> Iterator[np.ndarray]:
     """Row slices of ``x`` of about ``chunk_numel`` values, aligned to per-group blocks on axis 0."""
     per_row = max(int(np.prod(x.shape[1:], dtype=np.int64)), 1)
     step = max(1, chunk_numel // per_row)
@@ -144,7 +146,7 @@ def _calibrate_all(x, spec, method, options, chunk_numel):
     return [c.qparams for c in cals], summary
 
 
-def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK):
+def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> tuple[dict, dict]:
     """``(quant, metrics)`` of ``x`` (ndim ≥ 1) computed chunk by chunk.
 
     ``quant`` is the range summary of :func:`qviz.analyze`, ``metrics`` every

@@ -14,6 +14,10 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from collections.abc import Sequence
+import pandas as pd
+
 from .base import FAMILIES, Format, round_to_levels
 from .fp import ELEMENTS, FloatFormat
 from .kmeans import KMeansFormat, fit_codebook
@@ -26,7 +30,7 @@ from ..arrays import as_float32
 from ..metrics import error_metrics
 
 
-def compare_formats(x, names=None):
+def compare_formats(x: ArrayLike, names: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per format: bits per value (scale included), levels, SQNR, MSE of ``x`` under it (a DataFrame)."""
     import pandas as pd
 

@@ -23,6 +23,10 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+
 import dataclasses
 
 import numpy as np
@@ -37,7 +41,7 @@ from ..models import digits_cnn
 from ..models.capture import activation_spec
 
 
-def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
+def torch_fake_quantize(x: Any, qparams: Any, channel_dim: int | None = None) -> Any:
     """:func:`qviz.fake_quantize` in differentiable-shape torch ops (per-tensor or per-channel, nearest rounding).
 
     ``channel_dim`` places per-channel parameters on that dimension of ``x`` (default: the spec's axis).
@@ -88,7 +92,7 @@ def _ste(x, fq):
 
 
 def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *, epochs: int = 3,
-                 lr: float = 3e-4, batch_size: int = 64, seed: int = 0, progress=None, **options):
+                 lr: float = 3e-4, batch_size: int = 64, seed: int = 0, progress: Callable[..., Any] | None = None, **options: Any) -> dict:
     """The digits CNN fine-tuned with fake quantization and the STE; returns the fp32 module (eval mode).
 
     Evaluate it quantized with ``ModelQuantizer("digits_cnn", model=returned)``.
@@ -153,8 +157,8 @@ def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *,
         torch.set_num_threads(threads)
 
 
-def ptq_vs_qat(spec: QuantSpec, bits=(4, 3, 2), what: str = "both", method: str = "minmax", *, epochs: int = 3,
-               lr: float = 3e-4, progress=None, **options) -> pd.DataFrame:
+def ptq_vs_qat(spec: QuantSpec, bits: Sequence[int] = (4, 3, 2), what: str = "both", method: str = "minmax", *, epochs: int = 3,
+               lr: float = 3e-4, progress: Callable[..., Any] | None = None, **options: Any) -> pd.DataFrame:
     """Test accuracy of the digits CNN quantized after training (PTQ) and after QAT, at each bit width.
 
     Returns

@@ -22,6 +22,12 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+from collections.abc import Iterator
+
 import contextlib
 
 from ..affine import fake_quantize
@@ -31,6 +37,7 @@ from ..models import MODELS, open_model
 from ..analyze import weight_spec
 from ..calibrate import calibrate
 from ..models.capture import capture
+from ..affine import QParams
 
 WHAT = ("weights", "activations", "both")
 
@@ -41,7 +48,7 @@ def check_what(what: str) -> str:
     return what
 
 
-def fake_quantize_input(module, x, qparams):
+def fake_quantize_input(module: Any, x: ArrayLike, qparams: Any) -> Any:
     """``x`` fake-quantized on its ``(channels, values)`` view (:mod:`qviz.models.channels`, as capture calibrated it)."""
     return from_channels(module, fake_quantize(to_channels(module, x), qparams), x)
 
@@ -70,7 +77,7 @@ class ModelQuantizer:
         Weight values per layer.
     """
 
-    def __init__(self, name: str, method: str = "minmax", *, model=None, calibration_limit: int | None = None, **options):
+    def __init__(self, name: str, method: str = "minmax", *, model: Any = None, calibration_limit: int | None = None, **options: Any):
         if name not in MODELS:
             raise ValueError(f"{name}: not a built-in model; choose one of {', '.join(MODELS)}")
         self.name, self.method, self.options = name, method, options
@@ -88,10 +95,10 @@ class ModelQuantizer:
         self._aq: dict = {}
         self._fp32_metric: float | None = None
 
-    def fp32_weight(self, layer: str):
+    def fp32_weight(self, layer: str) -> Any:
         return self._fp32[layer]
 
-    def weight_qparams(self, layer: str, spec: QuantSpec):
+    def weight_qparams(self, layer: str, spec: QuantSpec) -> tuple[Any, QParams]:
         """QParams of a layer's weight (granularity adapted to its shape)."""
         return self._weight(layer, spec)[1]
 
@@ -106,7 +113,7 @@ class ModelQuantizer:
             self._wq[key] = (torch.from_numpy(fake_quantize(w, qp)), qp)
         return self._wq[key]
 
-    def activation_qparams(self, spec: QuantSpec, progress=None) -> dict:
+    def activation_qparams(self, spec: QuantSpec, progress: Callable[..., Any] | None = None) -> dict:
         """``{layer: QParams}`` of every layer's input, calibrated on the fp32 model (cached per spec)."""
         if spec not in self._aq:
             with self.apply():  # fp32
@@ -119,7 +126,7 @@ class ModelQuantizer:
         return self._aq[spec]
 
     @contextlib.contextmanager
-    def apply(self, weights: dict | None = None, activations: dict | None = None):
+    def apply(self, weights: dict | None = None, activations: dict | None = None) -> Iterator[Any]:
         """Quantize ``weights`` ``{layer: spec or None}`` and layer inputs ``activations``; restore on exit."""
         weights, activations = weights or {}, activations or {}
         unknown = [n for n in (*weights, *activations) if n not in self._modules]
@@ -158,6 +165,6 @@ class ModelQuantizer:
         with self.apply(w, a):
             return float(self.module.evaluate(self.model))
 
-    def uniform(self, spec: QuantSpec | None, layers=None) -> dict:
+    def uniform(self, spec: QuantSpec | None, layers: Sequence[str] | None = None) -> dict:
         """``{layer: spec}`` for ``layers`` (default all)."""
         return {n: spec for n in (self.layers if layers is None else layers)}

@@ -27,6 +27,9 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -119,15 +122,15 @@ class _Running:
 
 
 def capture(
-    model,
-    batches,
+    model: Any,
+    batches: Any,
     spec: QuantSpec,
     method: str = "minmax",
     *,
-    run=None,
+    run: Any = None,
     sample_numel: int = DEFAULT_SAMPLE_NUMEL,
-    progress=None,
-    **options,
+    progress: Callable[..., Any] | None = None,
+    **options: Any,
 ) -> list[Activation]:
     """Run ``model`` on ``batches`` and calibrate the input of every Linear/Conv.
 

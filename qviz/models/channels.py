@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ def _batched(module, x):
     return x, False
 
 
-def to_channels(module, x) -> np.ndarray:
+def to_channels(module: Any, x: Any) -> np.ndarray:
     """The layer input ``x`` (torch tensor) as a float32 ``(channels, values)`` array (a copy)."""
     import torch
 
@@ -63,7 +64,7 @@ def to_channels(module, x) -> np.ndarray:
     return x.transpose(0, 1).reshape(x.shape[1], -1).contiguous().numpy()
 
 
-def from_channels(module, c: np.ndarray, like):
+def from_channels(module: Any, c: np.ndarray, like: Any) -> Any:
     """The inverse of :func:`to_channels`: ``c`` back to the shape (and dtype) of the input ``like``."""
     import torch
 

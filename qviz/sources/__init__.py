@@ -71,7 +71,7 @@ def _reader(kind: str) -> Callable[..., Source]:
     return cls
 
 
-def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFAULT_MAX_NUMEL) -> Source:
+def open_source(path_or_bytes: str | os.PathLike[str] | bytes | bytearray | memoryview, name: str | None = None, *, max_numel: int = DEFAULT_MAX_NUMEL) -> Source:
     """Open a file, an upload's bytes, a shard folder, or a built-in, lazily.
 
     Parameters

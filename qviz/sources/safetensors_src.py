@@ -18,6 +18,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 from typing import BinaryIO
 
 import glob
@@ -52,7 +54,7 @@ DTYPES = {
 _CORRUPT = "the file is corrupted or truncated: download or save it again"
 
 
-def parse_header(fp, size: int, label: str) -> tuple[dict, int]:
+def parse_header(fp: BinaryIO, size: int, label: str) -> tuple[dict, int]:
     """Read and validate the header at ``fp``; return ``({name: entry}, data_start)``."""
     if size == 0:
         raise fail(label, "is empty (0 bytes)", "choose the real .safetensors file")
@@ -122,7 +124,7 @@ class SafetensorsSource(Source):
         The name messages use.
     """
 
-    def __init__(self, data, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
+    def __init__(self, data: Any, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
         super().__init__(label, max_numel)
         self._bytes = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else None
         self._where: dict[str, tuple[str | None, dict, int]] = {}
