@@ -24,6 +24,8 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -124,6 +126,33 @@ class Format:
 
     def _levels(self, x32: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CodebookFields(Format):
+    """The fields of a non-uniform format set by its bits alone: ``bits`` per code and ``name``.
+
+    Subclasses (:class:`~qviz.formats.log2.Log2Format`, :class:`~qviz.formats.kmeans.KMeansFormat`)
+    give ``name`` a default from ``bits`` in their ``__init__``, which calls this dataclass's.
+    """
+
+    bits: int
+    name: str
+
+    @property
+    def family(self) -> str:
+        return "non-uniform"
+
+    @property
+    def element_bits(self) -> float:
+        return self.bits
+
+    @staticmethod
+    def check_bits(bits: int, lo: int, hi: int, what: str) -> int:
+        """``bits`` if it is an int in ``[lo, hi]``; a ``ValueError`` saying ``what`` otherwise."""
+        if not isinstance(bits, int) or isinstance(bits, bool) or not lo <= bits <= hi:
+            raise ValueError(f"{what} needs {lo} to {hi} bits, got {bits!r}")
+        return bits
 
 
 def _finite_input(x: ArrayLike) -> np.ndarray:

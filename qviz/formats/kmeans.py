@@ -20,12 +20,10 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .base import Format, round_to_levels
+from .base import CodebookFields, round_to_levels
 
 MAX_FIT = 1 << 20
 
@@ -58,34 +56,18 @@ def fit_codebook(x: ArrayLike, k: int, iters: int = 100) -> np.ndarray:
     return np.unique(p.astype(np.float32))
 
 
-@dataclass(frozen=True)
-class _KMeansFields(Format):
-    bits: int
-    name: str
-
-
-class KMeansFormat(_KMeansFields):
+class KMeansFormat(CodebookFields):
     """``2**bits`` levels fitted to each tensor by Lloyd–Max.
 
     A frozen dataclass with fields ``bits`` and ``name`` (default ``f"kmeans_{bits}"``).
     """
 
     def __init__(self, bits: int = 4, name: str | None = None) -> None:
-        if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 8:
-            raise ValueError(f"a k-means codebook needs 1 to 8 bits (2 to 256 levels), got {bits!r}")
-        super().__init__(bits, name or f"kmeans_{bits}")
+        super().__init__(self.check_bits(bits, 1, 8, "a k-means codebook (2 to 256 levels)"), name or f"kmeans_{bits}")
 
     @property
     def title(self) -> str:  # type: ignore[override]
         return f"k-means codebook, {2 ** self.bits} levels"
-
-    @property
-    def family(self) -> str:
-        return "non-uniform"
-
-    @property
-    def element_bits(self) -> float:
-        return self.bits
 
     @property
     def tensor_overhead_bits(self) -> int:

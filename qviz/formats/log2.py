@@ -20,41 +20,23 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .base import Format, absmax, round_symmetric
+from .base import CodebookFields, absmax, round_symmetric
 
 
-@dataclass(frozen=True)
-class _Log2Fields(Format):
-    bits: int
-    name: str
-
-
-class Log2Format(_Log2Fields):
+class Log2Format(CodebookFields):
     """Sign + power-of-two magnitude codes under a per-tensor float32 scale ``max|x|``.
 
     A frozen dataclass with fields ``bits`` and ``name`` (default ``f"log2_{bits}"``).
     """
 
     def __init__(self, bits: int = 4, name: str | None = None) -> None:
-        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 8:
-            raise ValueError(f"a log2 format needs 2 to 8 bits (one is the sign), got {bits!r}")
-        super().__init__(bits, name or f"log2_{bits}")
+        super().__init__(self.check_bits(bits, 2, 8, "a log2 format (one bit is the sign)"), name or f"log2_{bits}")
 
     @property
     def title(self) -> str:  # type: ignore[override]
         return f"log2, {self.bits} bits (powers of two)"
-
-    @property
-    def family(self) -> str:
-        return "non-uniform"
-
-    @property
-    def element_bits(self) -> float:
-        return self.bits
 
     @property
     def tensor_overhead_bits(self) -> int:
