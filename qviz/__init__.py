@@ -33,10 +33,17 @@ from .intarith import (
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
 from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
+from .positions import layer_position
 from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+
+# activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
+from . import data
+from .capture import open_model as open_user_model
+from .impact.user_model import output_fidelity, user_quantizer
+from .tokens import token_channel
 
 __all__ = [
     "QuantSpec",
@@ -69,6 +76,11 @@ __all__ = [
     "QuantizedTensor",
     "builtin_names",
     "analyze",
+    "open_user_model",
+    "user_quantizer",
+    "output_fidelity",
+    "token_channel",
+    "layer_position",
     # from layer error to model error
     "ModelQuantizer",
     "task_metric",

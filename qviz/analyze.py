@@ -1,7 +1,10 @@
 """Per-layer table: what one quantizer does to every tensor of a source, :func:`analyze`.
 
 One row per weight tensor, read one at a time, and, for built-in
-models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`).
+models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`); for a user's ONNX
+file or Hugging Face folder, when asked (``activations=True`` or ``data=``), one row per
+MatMul/Gemm/Conv (Linear/Conv) input captured on calibration data (:mod:`qviz.capture`), its
+``note`` saying what the data was and ``flags`` holding ``synthetic`` for synthetic inputs.
 For each: statistics (:func:`qviz.stats.tensor_stats`, as the inspector shows them), the calibrated range
 (``qviz.calibrate``), the quantization parameters, and every field of
 :func:`qviz.error_metrics` on ``fake_quantize(x)``. Peak memory is about one
@@ -30,10 +33,10 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import dataclasses
 import math
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,7 +45,8 @@ import pandas as pd
 from . import blocks
 from .affine import fake_quantize
 from .metrics import Metrics, error_metrics
-from .sources import Source, SourceError, open_source
+from .positions import layer_position
+from .sources import Source, SourceError, builtin_names, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
 from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
@@ -51,16 +55,24 @@ from .calibrate import calibrate
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
 METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
-COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
 
 
-def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags = ()) -> dict:
+def _blank(name: str, kind: str, shape: Any, dtype: str, numel: int, flags: Any = ()) -> dict:
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
     )
     row["nonfinite"] = 0
+    row["block"], row["role"] = layer_position(name)  # where the tensor sits: block index (or None) and short role
     return row
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """The analysis rows as a DataFrame with :data:`COLUMNS`; ``block`` keeps Python ints and None (not floats)."""
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["block"] = pd.Series([r.get("block") for r in rows], index=df.index, dtype=object)
+    return df
 
 
 def weight_spec(spec: QuantSpec, shape: tuple) -> tuple[QuantSpec, str]:
@@ -148,12 +160,32 @@ def activation_row(act: Any) -> dict:
     return row
 
 
+def _user_model(source, activations, data):
+    """The runner of a user's model when activations were asked for (None for built-ins and plain files)."""
+    if not activations:
+        return None
+    from .capture import is_runnable, open_model
+
+    path = getattr(source, "path", source)
+    if isinstance(path, (str, os.PathLike)) and is_runnable(path):
+        return open_model(path)
+    if data is not None:
+        if isinstance(source, str) and source in builtin_names():
+            raise ValueError(f"{source}: built-ins run on their own calibration data; data= is for your own .onnx file or model folder")
+        raise ValueError(f"{getattr(source, 'label', source)}: calibration data needs a model qviz can run (an .onnx file or a "
+                         "Hugging Face folder with config.json); this source holds weights only")
+    return None
+
+
 def analyze(
     source: Any,
     spec: QuantSpec,
     method: str = "minmax",
     *,
-    activations: bool = True,
+    activations: bool | None = None,
+    data: Any = None,
+    samples: int | None = None,
+    batch_size: int = 8,
     progress: Callable[..., Any] | None = None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
@@ -168,8 +200,16 @@ def analyze(
     spec : QuantSpec
     method : str
         Calibration method of ``qviz.calibrate`` ("minmax", "percentile", "entropy", "mse", …).
-    activations : bool
-        For built-in models, also calibrate every Linear/Conv input on the model's calibration data.
+    activations : bool, optional
+        Also calibrate every Linear/Conv (MatMul/Gemm/Conv) input on calibration data. Default (None): for
+        built-in models only. ``True`` runs a user's ONNX file or Hugging Face folder too (:mod:`qviz.capture`;
+        never implied for them: it costs time and memory); ``False`` never.
+    data : str | os.PathLike | dict | qviz.data.CalibrationData, optional
+        Calibration data for a user model (implies ``activations=True``): an ``.npz`` or folder of ``.npy``,
+        a folder of images, a text file (one sample per line); default the built-in corpus for models with a
+        tokenizer, else synthetic inputs (rows flagged ``synthetic``).
+    samples, batch_size : int
+        Calibration samples used (default all, 8 synthetic) and samples per forward pass.
     progress : callable, optional
         ``progress(done, total, name)`` after each tensor (activations count as one step).
     sample_numel : int, optional
@@ -183,16 +223,19 @@ def analyze(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`: ``name``, ``kind``, ``shape``, ``dtype``, ``numel``, ``flags``,
+        Columns :data:`COLUMNS`: ``name``, ``kind``, ``block`` and ``role`` (:func:`qviz.layer_position`), ``shape``, ``dtype``, ``numel``, ``flags``,
         the statistics, the quantization parameters, every field of :class:`qviz.Metrics`
         (``nonfinite`` once) and ``note``.
     """
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    if data is not None:
+        activations = True
+    user = _user_model(source, activations, data)
     src = source if isinstance(source, Source) else open_source(source)
     names = src.names()
-    capture = activations and callable(getattr(src, "capture", None))
+    capture = user is not None or (activations is not False and callable(getattr(src, "capture", None)))
     total = len(names) + (1 if capture else 0)
     rows = []
     for i, name in enumerate(names):
@@ -202,8 +245,15 @@ def analyze(
     if capture:
         step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
         kw = {} if sample_numel is None else {"sample_numel": sample_numel}
-        for act in getattr(src, "capture")(spec, method, progress=step, **kw, **options):  # a model source (duck-typed above)
-            rows.append(activation_row(act))
+        if user is not None:
+            acts = user.capture(spec, method, data=data, samples=samples, batch_size=batch_size, progress=step, **kw, **options)
+        else:
+            acts = getattr(src, "capture")(spec, method, progress=step, **kw, **options)  # a model source (duck-typed above)
+        for act in acts:
+            row = activation_row(act)
+            if getattr(user, "synthetic", False):
+                row["flags"] = ",".join(f for f in (row["flags"], "synthetic") if f)
+            rows.append(row)
         if progress:
             progress(total, total, "activations")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return frame(rows)

@@ -15,20 +15,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import export as ex
+from .analyze import analyze, weight_spec
+from .calibrate import compare_calibrators
 from .calibrate.registry import options_for
 from .cli import UsageError, dump_json, emit, method_options, open_path, progress_for, spec_from_args
-from .analyze import analyze
-from .analyze import weight_spec
-from .calibrate import compare_calibrators
 from .export import calibration_entry, spec_dict
-from .report import write_report
-from . import export as ex
 from .impact import ModelQuantizer, sensitivity_report
 from .models import MODELS
+from .path_policy import ALLOW_ENV
+from .report import write_report
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -66,11 +67,14 @@ def scan(a: argparse.Namespace) -> int:
     method, options = method_options(a)
     src = open_path(a.path)
     bar = progress_for(a)
+    act, run_kw = _activation_args(a)
     try:
-        df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+        df = analyze(a.path if act else src, spec, method, activations=act, progress=bar, **run_kw, **options)
     finally:
         bar.close()
     _check_readable(df, src.label)
+    if act and df["flags"].str.contains("synthetic").any():
+        _warn("note: activations from synthetic inputs (no --data): ranges from synthetic data can mislead")
     if a.format == "csv":
         out = df.assign(shape=df["shape"].map(lambda s: "x".join(map(str, s)))).to_csv(index=False)
     elif a.format == "json":
@@ -79,6 +83,45 @@ def scan(a: argparse.Namespace) -> int:
         out = f"{src.label} · {spec.describe()} · calibrator {method}\n" + format_table(df)
     emit(out, a.out)
     return 0
+
+
+def _activation_args(a: argparse.Namespace) -> tuple:
+    """``(activations, {data, samples, batch_size})`` from ``--activations/--data/--samples/--batch-size``."""
+    if a.no_activations and (a.activations or a.data):
+        raise UsageError("--no-activations contradicts --activations/--data")
+    if a.samples is not None and a.samples < 1 or a.batch_size < 1:
+        raise UsageError("--samples and --batch-size must be at least 1")
+    act = False if a.no_activations else (True if a.activations or a.data else None)
+    if act:
+        from .capture import is_runnable
+        from .sources import builtin_names
+
+        if a.path not in builtin_names() and not is_runnable(a.path):
+            raise UsageError(f"{os.path.basename(os.path.normpath(a.path))}: --activations/--data need a model qviz can run "
+                             "(an .onnx file or a Hugging Face folder with config.json); scan its weights without them")
+    data = a.data
+    if a.mean is not None or a.std is not None:
+        data = _image_data(a)
+    return act, {"data": data, "samples": a.samples, "batch_size": a.batch_size}
+
+
+def argparse_path(a: argparse.Namespace) -> argparse.Namespace:
+    """``a`` with ``path`` set (sensitivity names its positional ``model``)."""
+    a.path = getattr(a, "path", None) or a.model
+    return a
+
+
+def _image_data(a: argparse.Namespace) -> Any:
+    """``--data FOLDER --mean … --std …``: the image folder normalised for the ONNX model's image input."""
+    from .capture import OnnxModel, open_model
+    from .data import data_kind
+
+    if not a.data or data_kind(a.data) != "images":
+        raise UsageError("--mean and --std need --data with a folder of images")
+    model = open_model(a.path)
+    if not isinstance(model, OnnxModel):
+        raise UsageError("--mean and --std apply to ONNX image models; give a transformers folder an .npz of pixel_values")
+    return model.resolve_data(a.data, a.samples, mean=a.mean if a.mean is not None else 0.0, std=a.std if a.std is not None else 1.0)
 
 
 def calibrate_cmd(a: argparse.Namespace) -> int:
@@ -177,11 +220,25 @@ def export(a: argparse.Namespace) -> int:
 def sensitivity_cmd(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
-    if a.model not in MODELS:
-        raise UsageError(f"{a.model}: sensitivity needs a built-in model; choose one of {', '.join(MODELS)}")
     bar = progress_for(a)
+    if a.model not in MODELS:
+        from .capture import is_runnable
+
+        if not is_runnable(a.model):
+            raise UsageError(f"{a.model}: sensitivity needs a built-in model ({', '.join(MODELS)}), an .onnx file or a "
+                             "Hugging Face folder with config.json")
+    elif a.data:
+        raise UsageError("--data is for your own model; the built-in models bring their calibration data")
     try:
-        mq = ModelQuantizer(a.model, method, **options_for(method, options))
+        if a.model in MODELS:
+            mq = ModelQuantizer(a.model, method, **options_for(method, options))
+        else:
+            from .impact.user_model import user_quantizer
+
+            data = _image_data(argparse_path(a)) if a.mean is not None or a.std is not None else a.data
+            mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
+            if mq.synthetic:
+                _warn(f"note: no --data: synthetic inputs ({mq.data_description}); ranges from synthetic data can mislead")
         rep = sensitivity_report(mq, spec, a.what, method, all_but_one=not a.one_at_a_time, progress=bar)
     finally:
         bar.close()
@@ -212,6 +269,7 @@ def app(a: argparse.Namespace) -> int:
     if a.path:
         open_path(a.path)  # a bad file fails here, in one line, before the server starts
         env["QVIZ_OPEN"] = a.path if not os.path.exists(a.path) else os.path.abspath(a.path)
+    env.setdefault(ALLOW_ENV, os.path.abspath(os.sep))  # started for local use: the "Local path" source (qviz.path_policy)
     cmd = app_command(a)
     return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
 
@@ -226,6 +284,19 @@ def _scan_args(p):
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
     p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
+    _data_args(p)
+    p.add_argument("--activations", action="store_true",
+                   help="also run your .onnx file or model folder and calibrate every MatMul/Gemm/Conv (Linear/Conv) input "
+                        "(built-in text for models with a tokenizer, else synthetic inputs)")
+
+
+def _data_args(p):
+    p.add_argument("--data", metavar="FILE", help="calibration data for your model (implies --activations): .npz (one array "
+                   "per input), a folder of .npy or of images, or a text file (one sample per line)")
+    p.add_argument("--samples", type=int, help="calibration samples used (default all; 8 synthetic)")
+    p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
+    p.add_argument("--mean", type=float, nargs="+", metavar="M", help="images: per-channel mean subtracted after scaling to [0, 1] (default 0)")
+    p.add_argument("--std", type=float, nargs="+", metavar="S", help="images: per-channel std divided by (default 1)")
 
 
 def _calibrate_args(p):
@@ -255,7 +326,8 @@ def _export_args(p):
 
 
 def _sensitivity_args(p):
-    p.add_argument("model", metavar="MODEL", help="a built-in model: digits_cnn or minilm")
+    p.add_argument("model", metavar="MODEL", help="a built-in model (digits_cnn, minilm), an .onnx file or a Hugging Face folder")
+    _data_args(p)
     p.add_argument("--what", choices=["weights", "activations", "both"], default="weights",
                    help="quantize layer weights, layer inputs, or both (default weights)")
     p.add_argument("--one-at-a-time", action="store_true", help="skip the all-but-one pass (half the evaluations)")
@@ -278,8 +350,10 @@ COMMANDS = {
                "qviz report model.onnx --out report.html --bits 8 --granularity channel", _report_args),
     "export": (export, "Quantization parameters as JSON, and for ONNX Runtime / TensorRT.",
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
-    "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
-                    "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
-    "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
-            "qviz app model.safetensors --port 8502", _app_args),
+    "sensitivity": (sensitivity_cmd, "Which layer costs the task metric (your model: output cosine to fp32): one layer at a time "
+                                     "and all but one, ranked.",
+                    "qviz sensitivity model.onnx --data calib.npz --bits 4 --what both --json", _sensitivity_args),
+    "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
+                 "(a file or a model folder) when given.",
+            "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),
 }

@@ -27,7 +27,9 @@ from .quantized_model import ModelQuantizer
 
 def quantizer_for(model: Any, method: str = "minmax", **options: Any) -> ModelQuantizer:
     """``model`` if it is a :class:`ModelQuantizer`, else a new one for the built-in named ``model``."""
-    return model if isinstance(model, ModelQuantizer) else ModelQuantizer(model, method, **options)
+    if isinstance(model, ModelQuantizer) or (hasattr(model, "evaluate") and hasattr(model, "layers")):  # also qviz.impact.user_model
+        return model
+    return ModelQuantizer(model, method, **options)
 
 
 def task_metric(model: Any, config: dict | None = None, what: str = "weights", method: str = "minmax", **options: Any) -> float:

@@ -130,6 +130,7 @@ def capture(
     run: Any = None,
     sample_numel: int = DEFAULT_SAMPLE_NUMEL,
     progress: Callable[..., Any] | None = None,
+    kinds: tuple | None = None,
     **options: Any,
 ) -> list[Activation]:
     """Run ``model`` on ``batches`` and calibrate the input of every Linear/Conv.
@@ -145,6 +146,9 @@ def capture(
         Values per layer kept for error metrics.
     progress : callable, optional
         ``progress(done, total, message)`` after each batch (``total`` is ``None``: unknown).
+    kinds : tuple of module classes, optional
+        Layers to hook (default :func:`qviz.models.channels.quant_layers`; :mod:`qviz.capture.hf_capture`
+        adds GPT-2's ``Conv1D``).
 
     Returns
     -------
@@ -154,7 +158,7 @@ def capture(
     import torch
 
     act_spec, note = activation_spec(spec)
-    layers = quant_layers(model)
+    layers: list = quant_layers(model) if kinds is None else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
     state: dict = {}
     errors: dict = {}
 
