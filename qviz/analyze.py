@@ -51,6 +51,7 @@ from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
 from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
 from .calibrate import calibrate
+from .capture import is_runnable, open_model
 
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
@@ -164,8 +165,6 @@ def _user_model(source, activations, data):
     """The runner of a user's model when activations were asked for (None for built-ins and plain files)."""
     if not activations:
         return None
-    from .capture import is_runnable, open_model
-
     path = getattr(source, "path", source)
     if isinstance(path, (str, os.PathLike)) and is_runnable(path):
         return open_model(path)

@@ -30,6 +30,11 @@ from .impact import ModelQuantizer, sensitivity_report
 from .models import MODELS
 from .path_policy import ALLOW_ENV
 from .report import write_report
+from .capture import is_runnable
+from .sources import builtin_names
+from .capture import OnnxModel, open_model
+from .data import data_kind
+from .impact.user_model import user_quantizer
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -93,9 +98,6 @@ def _activation_args(a: argparse.Namespace) -> tuple:
         raise UsageError("--samples and --batch-size must be at least 1")
     act = False if a.no_activations else (True if a.activations or a.data else None)
     if act:
-        from .capture import is_runnable
-        from .sources import builtin_names
-
         if a.path not in builtin_names() and not is_runnable(a.path):
             raise UsageError(f"{os.path.basename(os.path.normpath(a.path))}: --activations/--data need a model qviz can run "
                              "(an .onnx file or a Hugging Face folder with config.json); scan its weights without them")
@@ -113,9 +115,6 @@ def argparse_path(a: argparse.Namespace) -> argparse.Namespace:
 
 def _image_data(a: argparse.Namespace) -> Any:
     """``--data FOLDER --mean … --std …``: the image folder normalised for the ONNX model's image input."""
-    from .capture import OnnxModel, open_model
-    from .data import data_kind
-
     if not a.data or data_kind(a.data) != "images":
         raise UsageError("--mean and --std need --data with a folder of images")
     model = open_model(a.path)
@@ -222,8 +221,6 @@ def sensitivity_cmd(a: argparse.Namespace) -> int:
     method, options = method_options(a)
     bar = progress_for(a)
     if a.model not in MODELS:
-        from .capture import is_runnable
-
         if not is_runnable(a.model):
             raise UsageError(f"{a.model}: sensitivity needs a built-in model ({', '.join(MODELS)}), an .onnx file or a "
                              "Hugging Face folder with config.json")
@@ -233,8 +230,6 @@ def sensitivity_cmd(a: argparse.Namespace) -> int:
         if a.model in MODELS:
             mq = ModelQuantizer(a.model, method, **options_for(method, options))
         else:
-            from .impact.user_model import user_quantizer
-
             data = _image_data(argparse_path(a)) if a.mean is not None or a.std is not None else a.data
             mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
             if mq.synthetic:
