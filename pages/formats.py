@@ -9,6 +9,7 @@ import qviz
 from qviz.binning import histogram
 from qviz.plots.formats import levels_figure, sqnr_bits_figure
 from ui.glossary import glossary
+from ui.shared import by_content
 from ui.tensor_picker import require_tensor
 from ui.keys import QUERY
 
@@ -28,7 +29,7 @@ def _in_budget(bits: float, budget: str) -> bool:
     return {"4 bits": 3.5 <= bits < 5, "8 bits": 7.5 <= bits < 9, "1-2 bits": bits <= 2.5}.get(budget, True)
 
 
-@st.cache_data(show_spinner="Quantizing with every format…", max_entries=16, scope="session")
+@by_content(max_entries=16, show_spinner="Quantizing with every format…")
 def _compare(key: str, _x: np.ndarray, bins: int):
     """Every format on one tensor: the comparison table, each format's levels, the histogram."""
     names = qviz.format_names()
@@ -56,7 +57,12 @@ except ValueError as e:
     st.error(str(e))
     st.stop()
 shown = table[[_in_budget(b, budget) for b in table["bits_per_value"]]].reset_index(drop=True)
-best = int(shown["sqnr_db"].idxmax())
+if shown.empty:
+    st.info(f"No format costs about {budget} per value on a tensor of {picked.x.size:,} values (a per-tensor float32 "
+            f"scale alone adds {32 / max(picked.x.size, 1):.3g} bits per value): every format is shown.")
+    shown = table.reset_index(drop=True)
+sqnr = shown["sqnr_db"].replace([np.inf], np.finfo(np.float64).max)
+best = int(sqnr.idxmax()) if sqnr.notna().any() else 0
 
 st.dataframe(
     shown[["format", "title", "bits_per_value", "n_levels", "sqnr_db", "mse", "max_abs_error"]]

@@ -35,6 +35,8 @@ def compare_formats(x: ArrayLike, names: Sequence[str] | None = None) -> pd.Data
     import pandas as pd
 
     x32, _ = as_float32(x)
+    if x32.ndim == 0:  # a 0-d tensor is one value: every format sees it as a 1-element vector
+        x32 = x32.reshape(1)
     rows = []
     for name in names if names is not None else format_names():
         f = get_format(name)

@@ -22,6 +22,8 @@ so :func:`qviz.sensitivity`, :func:`qviz.layer_errors` and :func:`qviz.impact.me
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import copy
 import dataclasses
 from typing import Any, cast
@@ -134,8 +136,8 @@ class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
         self.layers = list(self._modules)
         self.params = {n: int(m.weight.numel()) for n, m in self._modules.items()}
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
-        self._wq: dict = {}
-        self._aq: dict = {}
+        self._wq = OrderedDict()
+        self._aq = OrderedDict()
         self._fp32_metric = None
         self._ref: list | None = None
 
