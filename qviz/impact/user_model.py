@@ -31,19 +31,15 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..spec import PerChannel, QuantSpec
-from .quantized_model import WHAT, ModelQuantizer, check_what
-from .errors import sqnr_db
-from ..capture.hf_capture import layer_kinds
-from ..models.capture import capture
-from ..capture.onnx_capture import _graphs, _node_name
-from ..capture.onnx_capture import _graphs
-from ..capture.onnx_capture import _gemm_attr
-from ..capture.onnx_capture import _walk_outputs, expose_outputs
-from ..analyze import weight_spec
 from ..affine import fake_quantize
+from ..analyze import weight_spec
 from ..calibrate import calibrate
-from ..capture.onnx_capture import expose_outputs
+from ..capture.hf_capture import layer_kinds
+from ..capture.onnx_capture import _gemm_attr, _graphs, _node_name, _walk_outputs, expose_outputs
+from ..models.capture import capture
+from ..spec import PerChannel, QuantSpec
+from .errors import sqnr_db
+from .quantized_model import WEIGHT_SPECS_KEPT, WHAT, ModelQuantizer, check_what
 from ..capture.onnx_capture import _walk_outputs
 from ..capture import open_model
 from ..capture.onnx_capture import OnnxModel
@@ -138,6 +134,7 @@ class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
         self._wq = OrderedDict()
         self._aq = OrderedDict()
+        self.max_weight_entries = WEIGHT_SPECS_KEPT * max(len(self.layers), 1)
         self._fp32_metric = None
         self._ref: list | None = None
 
