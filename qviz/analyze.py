@@ -56,13 +56,16 @@ from .capture import is_runnable, open_model
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
 METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
-COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+#: For a tensor the checkpoint stores already quantized (GGUF, GPTQ, …): its format and bits per weight on disk.
+STORED_COLUMNS = ["format", "bits_per_weight"]
+COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
 
 
 def _blank(name: str, kind: str, shape: Any, dtype: str, numel: int, flags: Any = ()) -> dict:
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
-        name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
+        name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note="",
+        format="",
     )
     row["nonfinite"] = 0
     row["block"], row["role"] = layer_position(name)  # where the tensor sits: block index (or None) and short role
@@ -105,10 +108,23 @@ def _note(row: dict, text: str) -> None:
         row["note"] = f"{row['note']}; {text}" if row["note"] else text
 
 
+def _stored_columns(row: dict, source: Source, info) -> None:
+    """``format`` and ``bits_per_weight`` of an already-quantized tensor (from the header where the reader can)."""
+    if not info.quantized:
+        return
+    row["format"] = info.quantized
+    try:
+        cheap = getattr(source, "bits_per_weight", None)
+        row["bits_per_weight"] = float(cheap(info.name)) if callable(cheap) else source.quantized(info.name).bits_per_weight
+    except (SourceError, ValueError) as e:
+        _note(row, str(e))
+
+
 def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
     """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
+    _stored_columns(row, source, info)
     try:
         x = source.load(name)
     except SourceError as e:
