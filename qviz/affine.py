@@ -37,6 +37,9 @@ array([  0,   5, 130], dtype=int32)
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +94,7 @@ class QParams:
         )
 
 
-def choose_qparams(min_val, max_val, spec: QuantSpec) -> QParams:
+def choose_qparams(min_val: ArrayLike, max_val: ArrayLike, spec: QuantSpec) -> QParams:
     """Turn a clipping range into scale and zero point (see the module docstring).
 
     Parameters
@@ -195,7 +198,7 @@ def _clamped(x32: np.ndarray, qparams: QParams) -> np.ndarray:
     return t
 
 
-def quantize(x, qparams: QParams):
+def quantize(x: ArrayLike, qparams: QParams) -> Any:
     """Integer codes of ``x`` (int32, same shape; a torch tensor for torch input).
 
     NaN maps to the zero point (clamped to the code range); ±Inf saturate.
@@ -238,7 +241,7 @@ def _by_chunks(fn, x32: np.ndarray, qparams: QParams, dtype) -> np.ndarray:
     return out
 
 
-def dequantize(q, qparams: QParams):
+def dequantize(q: ArrayLike, qparams: QParams) -> Any:
     """``x̂ = (q - z + o)·Δ`` in float32, same shape as ``q``."""
     spec = _check(qparams)
     q32, is_torch = as_float32(q)
@@ -250,7 +253,7 @@ def dequantize(q, qparams: QParams):
     return wrap(v.reshape(q32.shape), is_torch)
 
 
-def fake_quantize(x, qparams: QParams):
+def fake_quantize(x: ArrayLike, qparams: QParams) -> Any:
     """``dequantize(quantize(x))`` in one pass, float32, same shape; NaN stays NaN.
 
     Bit-for-bit equal to ``torch.fake_quantize_per_tensor_affine`` /

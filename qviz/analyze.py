@@ -38,6 +38,8 @@ import dataclasses
 import math
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,8 @@ from .sources import Source, SourceError, builtin_names, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
 from .streaming import CHUNK, fused_applies, quantize_chunked, range_summary, scan_tensor, stream_stats
+from .calibrate import calibrate
+from .capture import is_runnable, open_model
 
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
@@ -60,8 +64,8 @@ STORED_COLUMNS = ["format", "bits_per_weight"]
 COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
 
 
-def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
-    row: dict = dict.fromkeys(COLUMNS, math.nan)
+def _blank(name: str, kind: str, shape: Any, dtype: str, numel: int, flags: Any = ()) -> dict:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note="",
         format="",
@@ -193,8 +197,6 @@ def _flag_nonfinite(row: dict, stats: dict, size: int, note: str) -> bool:
 
 def _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel) -> dict:
     """The numpy path (stochastic rounding, code sets too large for the fused masks)."""
-    from .calibrate import calibrate
-
     big = x.size > chunk_numel and x.ndim >= 1
     stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
     row.update({k: stats[k] for k in STAT_COLUMNS})
@@ -215,7 +217,7 @@ def _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel) ->
     return row
 
 
-def activation_row(act) -> dict:
+def activation_row(act: Any) -> dict:
     """The analysis row of one captured activation (:class:`qviz.models.capture.Activation`)."""
     row = _blank(act.name, "activation", act.shape, "float32", act.numel)
     row.update({k: act.stats[k] for k in STAT_COLUMNS})
@@ -311,8 +313,6 @@ def _user_model(source, activations, data):
     """The runner of a user's model when activations were asked for (None for built-ins and plain files)."""
     if not activations:
         return None
-    from .capture import is_runnable, open_model
-
     path = getattr(source, "path", source)
     if isinstance(path, (str, os.PathLike)) and is_runnable(path):
         return open_model(path)
@@ -325,20 +325,20 @@ def _user_model(source, activations, data):
 
 
 def analyze(
-    source,
+    source: Any,
     spec: QuantSpec,
     method: str = "minmax",
     *,
     activations: bool | None = None,
-    data=None,
+    data: Any = None,
     samples: int | None = None,
     batch_size: int = 8,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
     workers: int | None = None,
     cache: bool = False,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
 
@@ -386,7 +386,6 @@ def analyze(
         the statistics, the quantization parameters, every field of :class:`qviz.Metrics`
         (``nonfinite`` once) and ``note``.
     """
-    from .calibrate import calibrate
     from .progress import wants_values
 
     if not isinstance(spec, QuantSpec):
@@ -435,7 +434,7 @@ def analyze(
         if user is not None:
             acts = user.capture(spec, method, data=data, samples=samples, batch_size=batch_size, progress=step, **kw, **options)
         else:
-            acts = src.capture(spec, method, progress=step, **kw, **options)
+            acts = getattr(src, "capture")(spec, method, progress=step, **kw, **options)  # a model source (duck-typed above)
         for act in acts:
             row = activation_row(act)
             if getattr(user, "synthetic", False):

@@ -13,6 +13,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import sys
 
 import numpy as np
@@ -23,7 +25,7 @@ def _is_torch(x) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-def as_float32(x) -> tuple[np.ndarray, bool]:
+def as_float32(x: Any) -> tuple[np.ndarray, bool]:
     """Return ``(float32 ndarray, came_from_torch)``; the array may share memory with ``x`` (read-only use)."""
     if _is_torch(x):
         import torch
@@ -73,7 +75,7 @@ def _from_float64(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def wrap(a: np.ndarray, to_torch: bool):
+def wrap(a: np.ndarray, to_torch: bool) -> Any:
     """Give ``a`` back as a torch tensor when the input was one."""
     if to_torch:
         import torch

@@ -10,12 +10,16 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 from dataclasses import dataclass
 
 import numpy as np
 
+from .affine import rounded
 from .arrays import as_float32
-from .chunking import CHUNK
+from .chunking import CHUNK, chunk_qparams, is_chunked, row_chunks
 
 builtins_range = range  # histogram() takes a `range` argument, as numpy's does
 
@@ -41,7 +45,7 @@ class Histogram:
         return int(self.counts.sum())
 
 
-def histogram(x, bins: int = 200, range: tuple[float, float] | None = None) -> Histogram:
+def histogram(x: ArrayLike, bins: int = 200, range: tuple[float, float] | None = None) -> Histogram:
     """Histogram of the finite values of ``x`` (NaN/±Inf counted apart).
 
     Parameters
@@ -116,7 +120,7 @@ class ErrorHistogram:
         return (self.edges[:-1] + self.edges[1:]) / 2
 
 
-def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
+def error_histogram(x: ArrayLike, x_hat: ArrayLike, qparams: Any, bins: int = 120) -> ErrorHistogram:
     """Bin the error ``x̂ - x`` of the finite values, rounding and clipping apart.
 
     A value is clipped when the clamp changed its code (as in :func:`qviz.error_metrics`).
@@ -131,9 +135,6 @@ def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
     >>> int(h.rounding.sum()), int(h.clipping.sum())
     (3, 1)
     """
-    from .affine import rounded
-    from .chunking import chunk_qparams, is_chunked, row_chunks
-
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
     spec = qparams.spec

@@ -19,11 +19,13 @@ import argparse
 import json
 import os
 import sys
+from typing import Any, NoReturn
 
 from .calibrate.calibrator import Calibrator
 from .calibrate.registry import METHODS, all_options, options_for, takers
-from .sources import SourceError
-from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+from .sources import Source, SourceError, open_source
+from .export import jsonable
+from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
 
 
 #: Commands without the quantizer options (compare derives qviz's spec from each quantized tensor).
@@ -37,11 +39,11 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so every error is one line."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
-def spec_parent() -> argparse.ArgumentParser:
+def spec_parent() -> Parser:
     """The quantizer options every command shares (mapped to :class:`QuantSpec` by :func:`spec_from_args`)."""
     p = Parser(add_help=False)
     g = p.add_argument_group("quantizer (qviz.QuantSpec)")
@@ -64,12 +66,12 @@ def spec_parent() -> argparse.ArgumentParser:
     return p
 
 
-def spec_from_args(a) -> QuantSpec:
+def spec_from_args(a: argparse.Namespace) -> QuantSpec:
     """A :class:`QuantSpec` from the parsed spec options (``ValueError`` with what to change)."""
     if a.granularity == "tensor":
         if a.axis is not None or a.group_size is not None:
             raise UsageError("--axis and --group-size need --granularity channel or group")
-        gran = PerTensor()
+        gran: Granularity = PerTensor()
     elif a.granularity == "channel":
         if a.group_size is not None:
             raise UsageError("--group-size needs --granularity group")
@@ -80,7 +82,7 @@ def spec_from_args(a) -> QuantSpec:
                      quantizer="midrise" if a.midrise else "midtread", granularity=gran)
 
 
-def method_options(a, allow_all: bool = False) -> tuple[str, dict]:
+def method_options(a: argparse.Namespace, allow_all: bool = False) -> tuple[str, dict]:
     """``(calibrator, options)`` from ``--calibrator`` and the calibrator option flags (``--percentile``, …)."""
     names = list(METHODS) + (["all"] if allow_all else [])
     if a.calibrator not in names:
@@ -128,7 +130,7 @@ class Progress:
             sys.stderr.flush()
 
 
-def progress_for(a) -> Progress:
+def progress_for(a: argparse.Namespace) -> Progress:
     return Progress(bool(getattr(a, "progress", False)) or sys.stderr.isatty())
 
 
@@ -141,10 +143,8 @@ def emit(text: str, out: str | None) -> None:
         sys.stdout.write(text)
 
 
-def open_path(path: str):
+def open_path(path: str) -> Source:
     """:func:`qviz.open_source`; a reader failure that is not a ``SourceError`` (a bug) still reads as bad input."""
-    from .sources import open_source
-
     try:
         return open_source(path)
     except (SourceError, ValueError, OSError):
@@ -156,7 +156,7 @@ def open_path(path: str):
 
 
 def build_parser() -> Parser:
-    from . import cli_commands as c
+    from . import cli_commands as c  # here, not on top: cli_commands imports this module (UsageError, helpers)
 
     parser = Parser(prog="qviz", description="See what quantization does to a model's tensors, from the command line.",
                     epilog="PATH is a .npy/.npz, .pt/.pth/.bin, .safetensors, .onnx or .gguf file, a model folder, or a built-in "
@@ -207,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def dump_json(obj) -> str:
-    from .export import jsonable
-
+def dump_json(obj: Any) -> str:
     return json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n"
 
 

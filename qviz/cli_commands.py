@@ -10,16 +10,32 @@ Example
 from __future__ import annotations
 
 import argparse
+
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import export as ex
+from .analyze import analyze, weight_spec
+from .calibrate import compare_calibrators
 from .calibrate.registry import options_for
 from .cli import UsageError, dump_json, emit, method_options, open_path, progress_for, spec_from_args
+from .export import calibration_entry, spec_dict
+from .impact import ModelQuantizer, sensitivity_report
+from .models import MODELS
+from .path_policy import ALLOW_ENV
+from .report import write_report
+from .spec import QuantSpec
+from .capture import is_runnable
+from .sources import builtin_names
+from .capture import OnnxModel, open_model
+from .data import data_kind
+from .impact.user_model import user_quantizer
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -52,11 +68,9 @@ def format_table(df: pd.DataFrame) -> str:
     return t.to_string(index=False) + "\n"
 
 
-def scan(a) -> int:
+def scan(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
-    from .analyze import analyze
-
     src = open_path(a.path)
     bar = progress_for(a)
     act, run_kw = _activation_args(a)
@@ -79,7 +93,7 @@ def scan(a) -> int:
     return 0
 
 
-def _activation_args(a) -> tuple:
+def _activation_args(a: argparse.Namespace) -> tuple:
     """``(activations, {data, samples, batch_size})`` from ``--activations/--data/--samples/--batch-size``."""
     if a.no_activations and (a.activations or a.data):
         raise UsageError("--no-activations contradicts --activations/--data")
@@ -87,9 +101,6 @@ def _activation_args(a) -> tuple:
         raise UsageError("--samples and --batch-size must be at least 1")
     act = False if a.no_activations else (True if a.activations or a.data else None)
     if act:
-        from .capture import is_runnable
-        from .sources import builtin_names
-
         if a.path not in builtin_names() and not is_runnable(a.path):
             raise UsageError(f"{os.path.basename(os.path.normpath(a.path))}: --activations/--data need a model qviz can run "
                              "(an .onnx file or a Hugging Face folder with config.json); scan its weights without them")
@@ -99,17 +110,14 @@ def _activation_args(a) -> tuple:
     return act, {"data": data, "samples": a.samples, "batch_size": a.batch_size}
 
 
-def argparse_path(a):
+def argparse_path(a: argparse.Namespace) -> argparse.Namespace:
     """``a`` with ``path`` set (sensitivity names its positional ``model``)."""
     a.path = getattr(a, "path", None) or a.model
     return a
 
 
-def _image_data(a):
+def _image_data(a: argparse.Namespace) -> Any:
     """``--data FOLDER --mean … --std …``: the image folder normalised for the ONNX model's image input."""
-    from .capture import OnnxModel, open_model
-    from .data import data_kind
-
     if not a.data or data_kind(a.data) != "images":
         raise UsageError("--mean and --std need --data with a folder of images")
     model = open_model(a.path)
@@ -118,11 +126,7 @@ def _image_data(a):
     return model.resolve_data(a.data, a.samples, mean=a.mean if a.mean is not None else 0.0, std=a.std if a.std is not None else 1.0)
 
 
-def calibrate_cmd(a) -> int:
-    from .analyze import weight_spec
-    from .calibrate import compare_calibrators
-    from .export import calibration_entry, spec_dict
-
+def calibrate_cmd(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a, allow_all=True)
     src = open_path(a.path)
@@ -164,9 +168,7 @@ def calibrate_cmd(a) -> int:
     return 0
 
 
-def report(a) -> int:
-    from .report import write_report
-
+def report(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     if a.worst < 1 or a.histograms < 0:
@@ -174,8 +176,6 @@ def report(a) -> int:
     src = open_path(a.path)
     bar = progress_for(a)
     try:
-        from .analyze import analyze
-
         df = analyze(src, spec, method, progress=bar, **options)
     finally:
         bar.close()
@@ -185,9 +185,7 @@ def report(a) -> int:
     return 0
 
 
-def export(a) -> int:
-    from . import export as ex
-
+def export(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     if (a.trt_cache or a.trt_ranges) and not (spec.bits == 8 and spec.signed and spec.symmetric):
@@ -221,10 +219,8 @@ def export(a) -> int:
     return 0
 
 
-def _check_granularity_fits(spec, shapes: dict, model: str) -> None:
+def _check_granularity_fits(spec: QuantSpec, shapes: dict, model: str) -> None:
     """Refuse a granularity that fits none of the model's weights (e.g. ``--axis 99``) instead of falling back silently."""
-    from .analyze import weight_spec
-
     notes = {n: weight_spec(spec, s)[1] for n, s in shapes.items()}
     if shapes and all(notes.values()):
         dims = sorted({len(s) for s in shapes.values()})
@@ -232,16 +228,11 @@ def _check_granularity_fits(spec, shapes: dict, model: str) -> None:
                          f"({'/'.join(map(str, dims))}-d; {next(iter(notes.values()))}): choose an axis within their dimensions")
 
 
-def sensitivity_cmd(a) -> int:
-    from .impact import ModelQuantizer, sensitivity_report
-    from .models import MODELS
-
+def sensitivity_cmd(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
     bar = progress_for(a)
     if a.model not in MODELS:
-        from .capture import is_runnable
-
         if not is_runnable(a.model):
             raise UsageError(f"{a.model}: sensitivity needs a built-in model ({', '.join(MODELS)}), an .onnx file or a "
                              "Hugging Face folder with config.json")
@@ -251,8 +242,6 @@ def sensitivity_cmd(a) -> int:
         if a.model in MODELS:
             mq = ModelQuantizer(a.model, method, **options_for(method, options))
         else:
-            from .impact.user_model import user_quantizer
-
             data = _image_data(argparse_path(a)) if a.mean is not None or a.std is not None else a.data
             mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
             if mq.synthetic:
@@ -272,7 +261,7 @@ def sensitivity_cmd(a) -> int:
     return 0
 
 
-def app_command(a, root: Path | None = None) -> list[str]:
+def app_command(a: argparse.Namespace, root: Path | None = None) -> list[str]:
     """The command line ``qviz app`` runs (``python -m streamlit run <repo>/app.py …``)."""
     root = root or Path(__file__).resolve().parents[1]
     script = root / "app.py"
@@ -295,9 +284,7 @@ def _port(text: str) -> int:
     return port
 
 
-def app(a) -> int:
-    from .path_policy import ALLOW_ENV
-
+def app(a: argparse.Namespace) -> int:
     env = dict(os.environ)
     if a.path:
         open_path(a.path)  # a bad file fails here, in one line, before the server starts

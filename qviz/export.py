@@ -39,6 +39,10 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+import os
+
 import dataclasses
 import json
 import math
@@ -49,12 +53,14 @@ import numpy as np
 from .analyze import weight_spec
 from .sources import Source, SourceError, open_source
 from .spec import PerChannel, PerGroup, QuantSpec
+from .calibrate import calibrate
+from .calibrate.result import Calibration
 
 FORMAT = "qviz.params/1"
 TRT_HEADER = "TRT-8601-EntropyCalibration2"  # TensorRT reads the values whatever the version in the header
 
 
-def jsonable(v):
+def jsonable(v: Any) -> Any:
     """numpy values and arrays as plain JSON values: NaN → None, ±inf → ``"inf"``/``"-inf"`` (strict JSON)."""
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
@@ -92,7 +98,7 @@ def _values(a: np.ndarray):
     return jsonable(a.ravel()[0] if a.size == 1 else a)
 
 
-def calibration_entry(cal, kind: str, shape, dtype: str, note: str = "") -> dict:
+def calibration_entry(cal: Calibration, kind: str, shape: tuple[int, ...], dtype: str, note: str = "") -> dict:
     """One tensor's entry of the export from its :class:`qviz.Calibration`."""
     spec, qp = cal.spec, cal.qparams
     g = spec.granularity
@@ -106,8 +112,8 @@ def calibration_entry(cal, kind: str, shape, dtype: str, note: str = "") -> dict
     }
 
 
-def export_params(source, spec: QuantSpec, method: str = "minmax", *, activations: bool = True, progress=None,
-                  **options) -> dict:
+def export_params(source: Any, spec: QuantSpec, method: str = "minmax", *, activations: bool = True, progress: Callable[..., Any] | None = None,
+                  **options: Any) -> dict:
     """Every tensor's clip range, scale and zero point under ``spec`` and ``method`` (see the module docstring).
 
     Parameters
@@ -124,8 +130,6 @@ def export_params(source, spec: QuantSpec, method: str = "minmax", *, activation
     **options
         Passed to the calibrator (e.g. ``percentile=99.9``).
     """
-    from .calibrate import calibrate
-
     src = source if isinstance(source, Source) else open_source(source)
     out = {"format": FORMAT, "source": src.label, "spec": spec_dict(spec), "calibrator": method, "options": jsonable(options),
            "tensors": {}, "skipped": {}}
@@ -149,7 +153,7 @@ def export_params(source, spec: QuantSpec, method: str = "minmax", *, activation
         if progress:
             progress(i + 1, total, name)
     if capture:
-        for act in src.capture(spec, method, **options):
+        for act in getattr(src, "capture")(spec, method, **options):  # a model source (duck-typed above)
             if act.calibration is None:
                 out["skipped"][act.name] = f"not quantized: {act.error}"
             else:
@@ -218,7 +222,7 @@ def trt_calibration_cache(params: dict, header: str = TRT_HEADER) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_json(obj, path) -> None:
+def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write ``obj`` as indented strict JSON (``jsonable`` first)."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(jsonable(obj), f, indent=1, allow_nan=False)

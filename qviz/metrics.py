@@ -34,12 +34,17 @@ inf
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
+from typing import Any
+
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from . import blocks
+from .chunking import chunk_qparams, is_chunked, row_chunks
 from .affine import QParams, rounded
 from .arrays import as_float32
 from .spec import PerTensor
@@ -112,7 +117,7 @@ class ErrorSums:
     maxerr: float
     lsb_sse: float = math.nan
     clip_sse: float = math.nan
-    spec: object = None
+    spec: Any = None  # the QuantSpec of the codes (None without qparams)
     code_lo: np.ndarray | None = None
     code_hi: np.ndarray | None = None
     used: np.ndarray | None = None
@@ -120,13 +125,14 @@ class ErrorSums:
     def merge(self, other: "ErrorSums", same_blocks: bool) -> "ErrorSums":
         """Both parts together. ``same_blocks``: the parts hold values of the same blocks
         (a per-tensor range over row chunks); otherwise each part has its own blocks, in order."""
-        out = dict(
+        out: dict[str, Any] = dict(
             n=self.n + other.n, nonfinite=self.nonfinite + other.nonfinite, sse=self.sse + other.sse, se=self.se + other.se,
             signal=self.signal + other.signal, nh=self.nh + other.nh, dot=self.dot + other.dot,
             peak=max(self.peak, other.peak), maxerr=max(self.maxerr, other.maxerr),
             lsb_sse=self.lsb_sse + other.lsb_sse, clip_sse=self.clip_sse + other.clip_sse,
         )
-        if self.code_lo is None or other.code_lo is None:
+        if self.code_lo is None or other.code_lo is None or self.code_hi is None or other.code_hi is None \
+                or self.used is None or other.used is None:
             return replace(self, **out, code_lo=None, code_hi=None, used=None)
         if same_blocks:
             lo, hi = np.fmin(self.code_lo, other.code_lo), np.fmax(self.code_hi, other.code_hi)
@@ -148,7 +154,7 @@ class ErrorSums:
         else:
             cosine = min(1.0, max(-1.0, self.dot / math.sqrt(self.signal * self.nh)))  # float64 rounding can pass ±1
         usage = wasted = nan
-        if self.code_lo is not None:
+        if self.code_lo is not None and self.code_hi is not None and self.used is not None:
             spec = self.spec
             nb = self.code_lo.size
             span = np.where(np.isnan(self.code_lo), 0.0, self.code_hi - self.code_lo)
@@ -194,14 +200,12 @@ def _codes_used(codes: np.ndarray, finite: np.ndarray | None, qparams: QParams) 
     return lo, hi, used
 
 
-def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
+def error_sums(x: ArrayLike, x_hat: ArrayLike, qparams: QParams | None = None) -> ErrorSums:
     """The additive pieces of :func:`error_metrics` (see :class:`ErrorSums`).
 
     Tensors over :data:`qviz.chunking.CHUNK` values are summed row chunk by row chunk
     (:mod:`qviz.chunking`), so the float64 temporaries stay a chunk's size.
     """
-    from .chunking import chunk_qparams, is_chunked, row_chunks
-
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
     if x32.shape != xh32.shape:
@@ -211,11 +215,13 @@ def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
     g = qparams.spec.granularity if qparams is not None else None
     if not is_chunked(x32.shape, g if g is not None else _PER_TENSOR):
         return _error_sums(x32, xh32, qparams)
-    total = None
+    total: ErrorSums | None = None
     for rows, grid_rows in row_chunks(x32.shape, g if g is not None else _PER_TENSOR):
         qp = None if qparams is None else chunk_qparams(qparams, x32.shape, grid_rows)
         part = _error_sums(x32[rows], xh32[rows], qp)
         total = part if total is None else total.merge(part, same_blocks=grid_rows is None)
+    if total is None:
+        raise ValueError("the tensor is empty: there is nothing to quantize")
     return total
 
 
@@ -228,7 +234,7 @@ def _error_sums(x32: np.ndarray, xh32: np.ndarray, qparams: QParams | None) -> E
     xf, xhf = x32.ravel(), xh32.ravel()
     e = np.subtract(xhf, xf, dtype=np.float64)  # the one float64 array: sums below accumulate in float64
     sse = float(np.einsum("i,i->", e, e))
-    sums = dict(
+    sums: dict[str, Any] = dict(
         n=n, nonfinite=int(x32.size - n), sse=sse, se=float(e.sum()),
         signal=float(np.einsum("i,i->", xf, xf, dtype=np.float64)),
         nh=float(np.einsum("i,i->", xhf, xhf, dtype=np.float64)),
@@ -257,7 +263,7 @@ def _error_sums(x32: np.ndarray, xh32: np.ndarray, qparams: QParams | None) -> E
                      code_lo=lo, code_hi=hi, used=used)
 
 
-def error_metrics(x, x_hat, qparams: QParams | None = None) -> Metrics:
+def error_metrics(x: ArrayLike, x_hat: ArrayLike, qparams: QParams | None = None) -> Metrics:
     """Error metrics of ``x_hat`` against ``x`` (see the module docstring for formulas).
 
     Parameters

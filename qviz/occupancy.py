@@ -11,13 +11,15 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from .affine import QParams, quantize
 from .arrays import as_float32
 
 
-def code_counts(x, qparams: QParams) -> np.ndarray:
+def code_counts(x: ArrayLike, qparams: QParams) -> np.ndarray:
     """How many finite values map to each code ``qmin … qmax`` (all blocks together)."""
     x32, _ = as_float32(x)
     codes = quantize(x32, qparams)
@@ -27,7 +29,7 @@ def code_counts(x, qparams: QParams) -> np.ndarray:
     return np.bincount((sel.astype(np.int64) - spec.qmin).ravel(), minlength=spec.n_levels)
 
 
-def reachable_codes(x, qparams: QParams) -> tuple[int, int]:
+def reachable_codes(x: ArrayLike, qparams: QParams) -> tuple[int, int]:
     """Codes of the finite min and max of ``x`` (per-tensor view): the span a value of the data's range can reach."""
     x32, _ = as_float32(x)
     finite = x32[np.isfinite(x32)]

@@ -17,9 +17,15 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+import os
+
 import datetime
 import html
 import math
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -68,7 +74,7 @@ def _fmt(v) -> tuple[str, str]:
     return str(v), str(v)
 
 
-def table_html(df: pd.DataFrame, bad: set = frozenset()) -> str:
+def table_html(df: pd.DataFrame, bad: Collection = frozenset()) -> str:
     """An HTML table of ``df``'s :data:`TABLE_COLUMNS` whose headers sort on click; rows in ``bad`` are tinted."""
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
     head = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in cols)
@@ -96,7 +102,7 @@ class _Figures:
         return f'<div class="fig">{div}</div><p class="cap">{caption}</p>'
 
 
-def layer_calibrators(x: np.ndarray, spec: QuantSpec, method: str, options: dict, calibrators=None):
+def layer_calibrators(x: np.ndarray, spec: QuantSpec, method: str, options: dict, calibrators: Sequence[str] | None = None) -> pd.DataFrame:
     """Every calibrator on one tensor: ``(histogram of the shown block, {name: (clip_min, clip_max)}, rows, block)``.
 
     ``calibrators``: method names, default those of :func:`qviz.compare_calibrators`.
@@ -119,8 +125,8 @@ def _small_table(df: pd.DataFrame, highlight: str) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def build_report(source, spec: QuantSpec, method: str = "minmax", *, worst: int = 10, histograms: int = 5,
-                 progress=None, df: pd.DataFrame | None = None, **options) -> str:
+def build_report(source: Any, spec: QuantSpec, method: str = "minmax", *, worst: int = 10, histograms: int = 5,
+                 progress: Callable[..., Any] | None = None, df: pd.DataFrame | None = None, **options: Any) -> str:
     """The report as one HTML string.
 
     Parameters
@@ -191,7 +197,7 @@ def build_report(source, spec: QuantSpec, method: str = "minmax", *, worst: int 
             f"<script>{SORT_JS}</script></body></html>")
 
 
-def write_report(path, source, spec: QuantSpec, method: str = "minmax", **kw) -> int:
+def write_report(path: str | os.PathLike[str], source: Any, spec: QuantSpec, method: str = "minmax", **kw: Any) -> int:
     """Write :func:`build_report` to ``path``; returns the file size in bytes."""
     page = build_report(source, spec, method, **kw)
     with open(path, "w", encoding="utf-8") as f:

@@ -15,6 +15,8 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import math
 
 import numpy as np
@@ -25,7 +27,7 @@ from .chunking import CHUNK
 from .spec import PerChannel
 
 
-def channel_ranges(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def channel_ranges(x: ArrayLike, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (min, max) of the finite values along ``axis`` (1-D arrays, one entry per channel)."""
     x32, _ = as_float32(x)
     lo, hi = block_min_max(x32, PerChannel(axis))
@@ -43,7 +45,7 @@ def range_ratio(lo: np.ndarray, hi: np.ndarray) -> float:
     return math.inf if small == 0 else big / small
 
 
-def tensor_stats(x, axis: int = 0) -> dict:
+def tensor_stats(x: ArrayLike, axis: int = 0) -> dict:
     """numel, min, max, mean, std, kurtosis, nonfinite and channel_range_ratio of ``x``.
 
     ``channel_range_ratio`` is over channels on ``axis`` (NaN for 0-d, 1-d and 1-channel tensors).

@@ -27,6 +27,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import math
 
 import numpy as np
@@ -36,6 +38,7 @@ from .affine import fake_quantize
 from .metrics import error_sums
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from .stats import range_ratio
+from .calibrate import Calibrator, calibrate
 
 CHUNK = 1 << 21
 
@@ -75,7 +78,7 @@ def spans_chunks(spec: QuantSpec, ndim: int) -> bool:
     return isinstance(g, PerTensor) or (isinstance(g, PerChannel) and g.axis % ndim != 0)
 
 
-def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int):
+def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int) -> Iterator[np.ndarray]:
     """Row slices of ``x`` of about ``chunk_numel`` values, aligned to per-group blocks on axis 0."""
     per_row = max(int(np.prod(x.shape[1:], dtype=np.int64)), 1)
     step = max(1, chunk_numel // per_row)
@@ -132,8 +135,6 @@ def range_summary(calibrations: list) -> dict:
 
 def _calibrate_all(x, spec, method, options, chunk_numel):
     """Per-chunk ``QParams`` and the summary of the ranges."""
-    from .calibrate import Calibrator, calibrate
-
     if spans_chunks(spec, x.ndim):
         cal = Calibrator(spec, method, **options)
         for c in chunks(x, spec, chunk_numel):
@@ -145,7 +146,7 @@ def _calibrate_all(x, spec, method, options, chunk_numel):
     return [c.qparams for c in cals], summary
 
 
-def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK):
+def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> tuple[dict, dict]:
     """``(quant, metrics)`` of ``x`` (ndim ≥ 1) computed chunk by chunk.
 
     ``quant`` is the range summary of :func:`qviz.analyze`, ``metrics`` every
@@ -158,6 +159,8 @@ def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict,
         qp = qps[0] if span else qps[k]
         part = error_sums(c, fake_quantize(c, qp), qp)
         total = part if total is None else total.merge(part, same_blocks=span)
+    if total is None:
+        raise ValueError("the tensor is empty: there is nothing to quantize")
     return quant, total.metrics().as_dict()
 
 

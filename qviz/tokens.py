@@ -34,6 +34,9 @@ import pandas as pd
 from .arrays import as_float32
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import outlier_channels
+from .affine import fake_quantize
+from .calibrate import calibrate
+from .metrics import error_metrics
 
 SCALINGS: dict[str, PerTensor | PerChannel] = {"per-tensor": PerTensor(), "per-token": PerChannel(0), "per-channel": PerChannel(1)}
 
@@ -64,10 +67,6 @@ def _pool_max(a: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarr
 
 def scaling_sqnr(x, spec: QuantSpec) -> pd.DataFrame:
     """SQNR/MSE of ``x`` (tokens × channels) under per-tensor, per-token and per-channel min-max scaling."""
-    from .affine import fake_quantize
-    from .calibrate import calibrate
-    from .metrics import error_metrics
-
     x32, _ = as_float32(x)
     rows = []
     for label, g in SCALINGS.items():

@@ -29,10 +29,14 @@ True
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 import pandas as pd
 
 from .percentile import signed_bins
+from .histogram import Stats
+from ..spec import QuantSpec
 
 DISTRIBUTIONS = ("auto", "laplace", "gaussian")
 
@@ -43,7 +47,7 @@ def _erfc(a: np.ndarray) -> np.ndarray:
     return torch.special.erfc(torch.from_numpy(np.asarray(a, np.float64))).numpy()
 
 
-def fit(stats):
+def fit(stats: Stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(μ, σ, b, excess_kurtosis)`` per block from the histogram (bin centres, zeros exact)."""
     left, right, counts = signed_bins(stats)
     c = (left + right) / 2
@@ -57,7 +61,7 @@ def fit(stats):
     return mu, np.sqrt(var), b, kurt
 
 
-def model_mse(alpha, sigma, b, laplace, n_steps):
+def model_mse(alpha: np.ndarray, sigma: np.ndarray, b: np.ndarray, laplace: np.ndarray, n_steps: int) -> np.ndarray:
     """Expected MSE of the fitted model for clipping at ``±alpha`` (arrays broadcast per row)."""
     delta2 = (2 * alpha / n_steps) ** 2 / 12
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -71,7 +75,7 @@ def model_mse(alpha, sigma, b, laplace, n_steps):
     return np.where(laplace[:, None], lap, gau)
 
 
-def aciq(stats, spec, curve_block, distribution="auto"):
+def aciq(stats: Stats, spec: QuantSpec, curve_block: int, distribution: str = "auto") -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Analytic clipping (see module docstring); curve = the fitted model's MSE."""
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")

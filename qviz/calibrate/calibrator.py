@@ -22,6 +22,9 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 import numpy as np
 
 from ..affine import choose_qparams
@@ -60,7 +63,7 @@ class Calibrator:
         ``num_bins=2048``, ``oversample=None`` and ``averaging_constant=0.01`` for the statistics.
     """
 
-    def __init__(self, spec: QuantSpec, method: str = "minmax", **options):
+    def __init__(self, spec: QuantSpec, method: str = "minmax", **options: Any):
         if not isinstance(spec, QuantSpec):
             raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
         record = get_method(method)
@@ -87,7 +90,7 @@ class Calibrator:
             )
         self._hist = BlockHistogram(spec, **hist_options, histogram=record.needs_histogram)
 
-    def observe(self, batch) -> Calibrator:
+    def observe(self, batch: Any) -> Calibrator:
         """Accumulate one batch (numpy or torch); returns ``self`` so calls chain."""
         self._hist.observe(batch)
         return self
@@ -129,7 +132,7 @@ class Calibrator:
         )
 
 
-def calibrate(x, spec: QuantSpec, method: str = "minmax", **options) -> Calibration:
+def calibrate(x: ArrayLike, spec: QuantSpec, method: str = "minmax", **options: Any) -> Calibration:
     """Calibrate one tensor: ``Calibrator(spec, method, **options).observe(x).compute()``.
 
     Parameters

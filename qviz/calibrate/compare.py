@@ -21,6 +21,9 @@ True
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 from collections.abc import Sequence
 
 import pandas as pd
@@ -36,8 +39,8 @@ COLUMNS = ["calibrator", "title", "criterion", "clip_min", "clip_max", "sqnr_db"
            "round_mse", "clip_share", "round_share", "calibration", "metrics"]
 
 
-def compare_calibrators(x, spec: QuantSpec, methods: Sequence[str] | None = None, *, block: int | None = None,
-                        **options) -> pd.DataFrame:
+def compare_calibrators(x: ArrayLike, spec: QuantSpec, methods: Sequence[str] | None = None, *, block: int | None = None,
+                        **options: Any) -> pd.DataFrame:
     """One row per calibrator on ``x`` under ``spec``: its range, what it costs, and the objects behind them.
 
     Parameters

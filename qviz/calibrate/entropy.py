@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from .histogram import Stats
+from ..spec import QuantSpec
 
 #: Work (rows × candidates × levels) per vectorised chunk.
 CHUNK = 1 << 22
@@ -50,7 +52,7 @@ def _xlogx(a):
         return np.where(a > 0, a * np.log(np.where(a > 0, a, 1)), 0.0)
 
 
-def kl_curves(bins: np.ndarray, levels: np.ndarray, start_bin: int = 128, stride: int = 1):
+def kl_curves(bins: np.ndarray, levels: np.ndarray, start_bin: int = 128, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """KL divergence of every candidate for each row of ``bins`` (``(r, B)`` counts).
 
     ``levels`` gives the target level count per row. Returns ``(candidates, kl)``
@@ -104,7 +106,7 @@ def last_argmin(values: np.ndarray) -> np.ndarray:
     return values.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
 
 
-def entropy(stats, spec, curve_block, num_levels=None, start_bin=128, stride=1):
+def entropy(stats: Stats, spec: QuantSpec, curve_block: int, num_levels: int | None = None, start_bin: int = 128, stride: int = 1) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """TensorRT / Model Optimizer entropy calibration (see module docstring)."""
     B = stats.hist.shape[-1]
     if not isinstance(start_bin, (int, np.integer)) or not 1 <= start_bin <= B:

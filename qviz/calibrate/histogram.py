@@ -35,6 +35,9 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +101,7 @@ class BlockHistogram:
         spec: QuantSpec,
         num_bins: int = 2048,
         oversample: int | None = None,
-        averaging_constant=0.01,
+        averaging_constant: float = 0.01,
         histogram: bool = True,
     ):
         if not isinstance(spec, QuantSpec):
@@ -114,7 +117,7 @@ class BlockHistogram:
         self._oversample = oversample
         self.averaging_constant = float(averaging_constant)
         self.histogram = bool(histogram)
-        self._grid = None
+        self._grid: tuple | None = None
         self.n_batches = 0
 
     # ------------------------------------------------------------------ observe
@@ -144,7 +147,7 @@ class BlockHistogram:
         self._ma_lo = np.zeros(nb, np.float32)
         self._ma_hi = np.zeros(nb, np.float32)
 
-    def observe(self, x) -> None:
+    def observe(self, x: ArrayLike) -> None:
         """Add one batch (numpy or torch, any float dtype; its block grid must match earlier batches)."""
         x32, _ = as_float32(x)
         if x32.size == 0:

@@ -22,14 +22,19 @@ Example
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
+from ..spec import QuantSpec
+from .histogram import Stats
 from .result import empty_curve
 
 
-def minmax(stats, spec, curve_block):
+def minmax(stats: Stats, spec: QuantSpec, curve_block: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Exact min / max of the finite values per block (no search: empty curve)."""
     return stats.lo, stats.hi, empty_curve(), "none"
 
 
-def moving_average(stats, spec, curve_block):
+def moving_average(stats: Stats, spec: QuantSpec, curve_block: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Running min / max as torch's ``MovingAverageMinMaxObserver`` (no search: empty curve)."""
     return stats.ma_lo, stats.ma_hi, empty_curve(), "none"

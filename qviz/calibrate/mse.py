@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 
 from ..affine import choose_qparams
+from .histogram import Stats
+from ..spec import QuantSpec
 
 CHUNK = 1 << 22  # elements of a (rows, candidates, edges) work array
 REFINE = 16
@@ -64,7 +66,7 @@ def _psi(s: np.ndarray, stochastic: bool) -> np.ndarray:
 class TailModel:
     """Squared error of one tail per row, for any (step, top level) — see module docstring."""
 
-    def __init__(self, hist: np.ndarray, width: np.ndarray, spec):
+    def __init__(self, hist: np.ndarray, width: np.ndarray, spec: QuantSpec):
         self.n = np.asarray(hist, np.float64)
         r, B = self.n.shape
         self.w = np.asarray(width, np.float64)
@@ -83,11 +85,11 @@ class TailModel:
         self.stochastic = spec.rounding == "stochastic"
         self.c = 1 / 6 if self.stochastic else 1 / 12
 
-    def sse(self, delta: np.ndarray, top: np.ndarray, rows=None) -> np.ndarray:
+    def sse(self, delta: np.ndarray, top: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Sum of squared errors ``(r, c)`` for steps ``delta`` and top levels ``top`` (both ``(r, c)``)."""
-        rows = slice(None) if rows is None else rows
-        w, e = self.w[rows], self.e[rows]
-        P = [p[rows] for p in self.P]
+        sel = slice(None) if rows is None else rows
+        w, e = self.w[sel], self.e[sel]
+        P = [p[sel] for p in self.P]
         B1 = e.shape[1]
         delta = np.asarray(delta, np.float64)
         L = np.asarray(top, np.float64)
@@ -139,7 +141,7 @@ def _total(neg: TailModel, pos: TailModel, stats, spec, lo, hi, rows):
     return np.where(bad, np.inf, sse / np.maximum(stats.count[rows], 1)[:, None])
 
 
-def _search(f, cand: np.ndarray, width: np.ndarray, curve_block: int, low=None):
+def _search(f, cand: np.ndarray, width: np.ndarray, curve_block: int, low = None):
     """Minimise ``f`` over candidates ``(r, C)``: every ``C // COARSE``-th, then all near the best, then sub-bin.
 
     Returns ``(best (r,), curve DataFrame of every evaluated point of row curve_block)``.
@@ -163,7 +165,7 @@ def _search(f, cand: np.ndarray, width: np.ndarray, curve_block: int, low=None):
     return best, pd.DataFrame({"threshold": t, "value": alle[curve_block][order]})
 
 
-def mse(stats, spec, curve_block):
+def mse(stats: Stats, spec: QuantSpec, curve_block: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Minimise the fake-quantization MSE under ``spec`` (see module docstring)."""
     nb, _, B = stats.hist.shape
     neg = TailModel(stats.hist[:, 0], stats.width[:, 0], spec)

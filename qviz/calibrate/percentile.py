@@ -22,11 +22,15 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 import pandas as pd
+from .histogram import Stats
+from ..spec import QuantSpec
 
 
-def check_percentile(percentile) -> float:
+def check_percentile(percentile: float) -> float:
     """``percentile`` as a float, or ``ValueError`` when it is not in (0, 100]."""
     p = float(percentile)
     if not 0 < p <= 100:
@@ -34,7 +38,7 @@ def check_percentile(percentile) -> float:
     return p
 
 
-def signed_bins(stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def signed_bins(stats: Stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(left, right, counts)`` of x's distribution in ascending order: neg tail, zero mass, pos tail."""
     nb, _, B = stats.hist.shape
     j = np.arange(B)
@@ -45,7 +49,7 @@ def signed_bins(stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return left, right, counts
 
 
-def abs_bins(stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def abs_bins(stats: Stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(left, right, counts)`` of |x|: zero mass, then the summed tails (symmetric specs share widths)."""
     nb, _, B = stats.hist.shape
     j = np.arange(B)
@@ -56,7 +60,7 @@ def abs_bins(stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return left, right, counts
 
 
-def quantile(left, right, counts, q) -> np.ndarray:
+def quantile(left: np.ndarray, right: np.ndarray, counts: np.ndarray, q: ArrayLike) -> np.ndarray:
     """Per row, the value below which a fraction ``q`` of the counts lies (linear inside a bin)."""
     cum = np.cumsum(counts, 1)
     total = cum[:, -1]
@@ -69,7 +73,7 @@ def quantile(left, right, counts, q) -> np.ndarray:
     return left[rows, k] + frac * (right[rows, k] - left[rows, k])
 
 
-def percentile(stats, spec, curve_block, percentile=99.99):
+def percentile(stats: Stats, spec: QuantSpec, curve_block: int, percentile: float = 99.99) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Clip at the percentile (see module docstring); curve = CDF at the bin edges of ``curve_block``."""
     p = check_percentile(percentile)
     if spec.symmetric:

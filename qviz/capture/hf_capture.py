@@ -23,6 +23,8 @@ import numpy as np
 
 from ..spec import QuantSpec
 from .memory import check_fits
+from ..data import CalibrationData, data_kind, load_arrays, synthetic_arrays, text_data
+from ..models.capture import capture
 
 MAX_TOKENS = 128
 SYNTHETIC_TOKENS = 16
@@ -127,8 +129,6 @@ class HFModel:
     # ------------------------------------------------------------------ data
     def resolve_data(self, data=None, samples: int | None = None):
         """A :class:`qviz.data.CalibrationData`: text, arrays or synthetic (see the module docstring)."""
-        from ..data import CalibrationData, data_kind, load_arrays, synthetic_arrays, text_data
-
         if isinstance(data, CalibrationData):
             return data
         if isinstance(data, dict):
@@ -202,8 +202,6 @@ class HFModel:
     def capture(self, spec: QuantSpec, method: str = "minmax", *, data=None, samples: int | None = None, batch_size: int = 8,
                 progress=None, sample_numel: int | None = None, check_memory: bool = True, **options):
         """Run on the calibration data; one Activation per Linear/Conv/Conv1D input (module order)."""
-        from ..models.capture import capture
-
         cdata = self.resolve_data(data, samples)
         self.data_description, self.synthetic = cdata.description, cdata.synthetic
         model = self.model(check_memory)

@@ -42,6 +42,8 @@ import numpy as np
 from ..spec import QuantSpec
 from .memory import check_fits
 from .stream import ActivationStream, channels_view
+from ..data import CalibrationData, data_kind, image_data, load_arrays, synthetic_arrays
+from ..data.calibration import _check_batch
 
 CAPTURE_OPS = ("MatMul", "Gemm", "Conv")
 SMALL_EXTERNAL = 1 << 16  # external tensors up to this many bytes are read into the model (shape inputs)
@@ -346,8 +348,6 @@ class OnnxModel:
 
     def resolve_data(self, data=None, samples: int | None = None, *, mean=0.0, std=1.0, layout: str = "NCHW"):
         """A :class:`qviz.data.CalibrationData` from a path, a dict of arrays, or None (synthetic)."""
-        from ..data import CalibrationData, data_kind, image_data, load_arrays, synthetic_arrays
-
         if isinstance(data, CalibrationData):
             return data
         if isinstance(data, dict):
@@ -373,8 +373,6 @@ class OnnxModel:
         Each array is either ``(N, *input shape)`` — one sample per model call — or has the input's rank with the
         model's batch axis first, then sliced in batches of ``batch_size``.
         """
-        from ..data.calibration import _check_batch
-
         _check_batch(batch_size)
         arrays = data.arrays
         sig = self.inputs

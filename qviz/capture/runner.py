@@ -32,7 +32,7 @@ def activation_frame(acts, synthetic: bool = False):
     """The :func:`qviz.analyze` rows of captured activations; ``synthetic`` flags every row."""
     import pandas as pd
 
-    from ..analyze import COLUMNS, activation_row
+    from ..analyze import COLUMNS, activation_row  # here, not on top: analyze imports qviz.capture
 
     rows = []
     for act in acts:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..models.capture import DEFAULT_SAMPLE_NUMEL, Activation, _Running, activation_spec
 from ..spec import QuantSpec
+from ..calibrate import Calibrator
 
 
 class ActivationStream:
@@ -35,8 +36,6 @@ class ActivationStream:
 
     def add(self, name: str, layer: str, x: np.ndarray) -> None:
         """Observe one ``(C, N)`` float32 batch of activation ``name`` (input of ``layer``)."""
-        from ..calibrate import Calibrator
-
         if x.size == 0 or name in self._errors:
             return
         if name not in self._state:

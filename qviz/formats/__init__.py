@@ -14,6 +14,10 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from collections.abc import Sequence
+import pandas as pd
+
 from .base import FAMILIES, Format, round_to_levels
 from .fp import ELEMENTS, FloatFormat
 from .kmeans import KMeansFormat, fit_codebook
@@ -22,14 +26,13 @@ from .mx import MXFormat, shared_exponent
 from .nf4 import NF4, NF4_LEVELS
 from .registry import FORMATS, format_names, get_format
 from .uniform import UniformFormat
+from ..arrays import as_float32
+from ..metrics import error_metrics
 
 
-def compare_formats(x, names=None):
+def compare_formats(x: ArrayLike, names: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per format: bits per value (scale included), levels, SQNR, MSE of ``x`` under it (a DataFrame)."""
     import pandas as pd
-
-    from ..arrays import as_float32
-    from ..metrics import error_metrics
 
     x32, _ = as_float32(x)
     if x32.ndim == 0:  # a 0-d tensor is one value: every format sees it as a 1-element vector

@@ -24,19 +24,23 @@ Example
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .. import blocks
 from ..arrays import as_float32
+from ..spec import Granularity, PerGroup, PerTensor
 
 FAMILIES = ("uniform", "non-uniform", "floating point", "block-scaled (MX)", "binary / ternary")
 
 
-@dataclass(frozen=True)
 class Format:
     """A number format: what ``x`` becomes, and the values it can take.
+
+    Every family is a frozen dataclass whose fields are its parameters (so ``==``,
+    ``hash`` and ``repr`` see all of them); what follows from them is a property.
 
     Attributes
     ----------
@@ -49,7 +53,8 @@ class Format:
     element_bits : float
         Bits of one stored code.
     block_size : int
-        Values sharing one scale (0: one scale for the whole tensor).
+        Values sharing one scale, as the group size of ``PerGroup(block_size, axis=-1)``
+        (0: one scale for the whole tensor); see :attr:`granularity` and :func:`group_rows`.
     scale_bits : int
         Bits of that scale (32 for float32, 8 for E8M0, 0 for none).
     tensor_overhead_bits : int
@@ -58,31 +63,56 @@ class Format:
 
     name: str
     title: str
-    family: str
-    element_bits: float
-    block_size: int = 0
-    scale_bits: int = 0
-    tensor_overhead_bits: int = 0
+
+    @property
+    def family(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def element_bits(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def block_size(self) -> int:
+        return 0
+
+    @property
+    def scale_bits(self) -> int:
+        return 0
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 0
+
+    @property
+    def granularity(self) -> Granularity:
+        """The :mod:`qviz.blocks` granularity of the scales: ``PerGroup(block_size, axis=-1)`` or ``PerTensor()``."""
+        return PerGroup(self.block_size, axis=-1) if self.block_size else PerTensor()
 
     @property
     def bits_per_value(self) -> float:
         """``element_bits + scale_bits / block_size`` (per-tensor overhead left out)."""
         return float(self.element_bits) + (self.scale_bits / self.block_size if self.block_size else 0.0)
 
-    def bits_per_value_for(self, shape) -> float:
-        """Storage per value of a tensor of ``shape``, the per-tensor overhead included."""
+    def bits_per_value_for(self, shape: tuple[int, ...]) -> float:
+        """Storage per value of a tensor of ``shape``, the per-tensor overhead included.
+
+        A row whose length the block size does not divide ends in a partial block,
+        which still stores a whole scale (see :func:`group_rows`).
+        """
+        shape = tuple(int(s) for s in shape)
         n = max(int(np.prod(shape, dtype=np.int64)), 1)
         per_block = 0.0
         if self.block_size:
-            per_block = math.ceil(n / self.block_size) * self.scale_bits / n
+            per_block = blocks.n_blocks(padded_shape(shape, self.block_size), self.granularity) * self.scale_bits / n
         return float(self.element_bits) + per_block + self.tensor_overhead_bits / n
 
-    def fake_quantize(self, x) -> np.ndarray:
+    def fake_quantize(self, x: ArrayLike) -> np.ndarray:
         """``x`` as this format stores it, float32, same shape; NaN stays NaN."""
         x32 = _finite_input(x)
         return self._fake_quantize(x32)
 
-    def levels(self, x) -> np.ndarray:
+    def levels(self, x: ArrayLike) -> np.ndarray:
         """The values this format can output for ``x``, sorted (for block formats: those of the block with the largest |x|)."""
         x32 = _finite_input(x)
         return np.unique(self._levels(x32).astype(np.float32))
@@ -98,7 +128,34 @@ class Format:
         raise NotImplementedError
 
 
-def _finite_input(x) -> np.ndarray:
+@dataclass(frozen=True)
+class CodebookFields(Format):
+    """The fields of a non-uniform format set by its bits alone: ``bits`` per code and ``name``.
+
+    Subclasses (:class:`~qviz.formats.log2.Log2Format`, :class:`~qviz.formats.kmeans.KMeansFormat`)
+    give ``name`` a default from ``bits`` in their ``__init__``, which calls this dataclass's.
+    """
+
+    bits: int
+    name: str
+
+    @property
+    def family(self) -> str:
+        return "non-uniform"
+
+    @property
+    def element_bits(self) -> float:
+        return self.bits
+
+    @staticmethod
+    def check_bits(bits: int, lo: int, hi: int, what: str) -> int:
+        """``bits`` if it is an int in ``[lo, hi]``; a ``ValueError`` saying ``what`` otherwise."""
+        if not isinstance(bits, int) or isinstance(bits, bool) or not lo <= bits <= hi:
+            raise ValueError(f"{what} needs {lo} to {hi} bits, got {bits!r}")
+        return bits
+
+
+def _finite_input(x: ArrayLike) -> np.ndarray:
     x32, _ = as_float32(x)
     if x32.size == 0:
         raise ValueError("x is empty: there is nothing to quantize")
@@ -136,26 +193,47 @@ def round_symmetric(v: np.ndarray, magnitudes: np.ndarray) -> np.ndarray:
     return (np.sign(v) * round_to_levels(np.abs(v), magnitudes)).astype(np.float32)
 
 
-def to_blocks(x32: np.ndarray, block_size: int) -> tuple[np.ndarray, int]:
-    """``x`` flattened (C order: runs of the last axis) into rows of ``block_size``; the last row padded with 0.
+def padded_shape(shape: tuple[int, ...], group_size: int) -> tuple[int, ...]:
+    """``shape`` with its last axis rounded up to a multiple of ``group_size`` (a scalar counts as ``(1,)``)."""
+    shape = tuple(int(s) for s in shape) or (1,)
+    return shape[:-1] + (-(-shape[-1] // group_size) * group_size,)
 
-    Returns ``(rows, pad)``. Padding with 0 never changes a block's max |x|.
+
+def group_rows(x32: np.ndarray, group_size: int) -> np.ndarray:
+    """The blocks of ``PerGroup(group_size, axis=-1)`` (:func:`qviz.blocks.to_blocks`): shape ``(n_blocks, group_size)``.
+
+    Every block format groups this way, as ``QuantSpec(granularity=PerGroup(g))``
+    does: runs of ``g`` values along the last axis, a block never spanning two rows.
+    When ``g`` does not divide the last axis, that axis is padded with NaN up to the
+    next multiple (as the OCP MX reference, microsoft/microxcaling, pads the block
+    axis), so each row ends in a partial block. NaN, not 0, because every range
+    statistic ignores it: the partial block's scale comes from its real values only
+    (a 0 would widen an asymmetric min-max range and bias a percentile or MSE
+    search). The partial block still stores a whole scale
+    (:meth:`Format.bits_per_value_for`), and :func:`from_group_rows` drops the
+    padding. A scalar is a row of one value.
+
+    Example
+    -------
+    >>> group_rows(np.arange(6, dtype=np.float32).reshape(2, 3), 2).tolist()
+    [[0.0, 1.0], [2.0, nan], [3.0, 4.0], [5.0, nan]]
     """
-    flat = x32.ravel()
-    pad = (-flat.size) % block_size
+    shape = padded_shape(x32.shape, group_size)
+    x = x32.reshape(shape[:-1] + (-1,))
+    pad = shape[-1] - x.shape[-1]
     if pad:
-        flat = np.concatenate([flat, np.zeros(pad, dtype=np.float32)])
-    return flat.reshape(-1, block_size), pad
+        x = np.concatenate([x, np.full(x.shape[:-1] + (pad,), np.nan, dtype=np.float32)], axis=-1)
+    return blocks.to_blocks(np.ascontiguousarray(x, dtype=np.float32), PerGroup(group_size, axis=-1))
 
 
-def from_blocks(rows: np.ndarray, pad: int, shape) -> np.ndarray:
-    flat = rows.ravel()
-    if pad:
-        flat = flat[:-pad]
-    return flat.reshape(shape).astype(np.float32)
+def from_group_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`group_rows`: the rows back in a tensor of ``shape``, padding dropped (float32)."""
+    shape = tuple(int(s) for s in shape)
+    full = rows.reshape(padded_shape(shape, rows.shape[-1]))
+    return np.ascontiguousarray(full[..., : (shape[-1] if shape else 1)]).reshape(shape).astype(np.float32)
 
 
 def block_absmax(rows: np.ndarray) -> np.ndarray:
-    """max |x| per row, NaN/Inf ignored (0 for a row with none)."""
+    """max |x| per row, NaN/Inf (and so the padding of :func:`group_rows`) ignored (0 for a row with none)."""
     a = np.abs(rows)
     return np.where(np.isfinite(a), a, 0).max(axis=1).astype(np.float32)

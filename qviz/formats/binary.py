@@ -19,55 +19,83 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .base import Format
 
 
-def _mean_abs(x32):
-    a = np.abs(x32[np.isfinite(x32)]).astype(np.float64)
-    return a
+def _mean_abs(x32: np.ndarray) -> np.ndarray:
+    """|x| of the finite values, float64."""
+    return np.abs(x32[np.isfinite(x32)]).astype(np.float64)
 
 
+@dataclass(frozen=True)
 class BinaryFormat(Format):
     """``α·sign(x)``, ``α = mean|x|``."""
 
-    def __init__(self):
-        super().__init__(name="binary", title="binary ±α (sign)", family="binary / ternary", element_bits=1, tensor_overhead_bits=32)
+    name: str = "binary"
+    title: str = "binary ±α (sign)"
+
+    @property
+    def family(self) -> str:
+        return "binary / ternary"
+
+    @property
+    def element_bits(self) -> float:
+        return 1
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32
 
     @staticmethod
-    def alpha(x32) -> np.float32:
+    def alpha(x32: np.ndarray) -> np.float32:
         return np.float32(_mean_abs(x32).mean())
 
-    def _fake_quantize(self, x32):
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         a = self.alpha(x32)
         out = np.where(x32 >= 0, a, -a).astype(np.float32)
         return np.where(np.isnan(x32), np.float32(np.nan), out)
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         a = self.alpha(x32)
         return np.array([-a, a], dtype=np.float32)
 
 
+@dataclass(frozen=True)
 class TernaryFormat(Format):
     """TWN: ``Δ = 0.7·mean|x|``, ``α = mean{|x| : |x| > Δ}``, levels {-α, 0, α}."""
 
-    def __init__(self):
-        super().__init__(name="ternary", title="ternary {-α, 0, +α} (TWN)", family="binary / ternary", element_bits=2, tensor_overhead_bits=32)
+    name: str = "ternary"
+    title: str = "ternary {-α, 0, +α} (TWN)"
+
+    @property
+    def family(self) -> str:
+        return "binary / ternary"
+
+    @property
+    def element_bits(self) -> float:
+        return 2
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32
 
     @staticmethod
-    def threshold_alpha(x32) -> tuple[np.float32, np.float32]:
+    def threshold_alpha(x32: np.ndarray) -> tuple[np.float32, np.float32]:
         a = _mean_abs(x32)
         delta = 0.7 * a.mean()
         big = a[a > delta]
         return np.float32(delta), np.float32(big.mean() if big.size else 0.0)
 
-    def _fake_quantize(self, x32):
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         delta, alpha = self.threshold_alpha(x32)
         out = np.where(np.abs(x32) > delta, np.sign(x32) * alpha, 0).astype(np.float32)
         return np.where(np.isnan(x32), np.float32(np.nan), out)
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         _, alpha = self.threshold_alpha(x32)
         return np.array([-alpha, 0, alpha], dtype=np.float32)
 

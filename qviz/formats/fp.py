@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .base import Format, absmax, round_symmetric
 
@@ -50,7 +51,7 @@ ELEMENTS = {
 }
 
 
-def cast(v: np.ndarray, element: Element) -> np.ndarray:
+def cast(v: ArrayLike, element: Element) -> np.ndarray:
     """Saturating cast of float32 ``v`` to ``element`` and back to float32 (round to nearest, ties to even)."""
     v = np.clip(np.asarray(v, dtype=np.float32), np.float32(-element.max_value), np.float32(element.max_value))
     if element.torch_dtype is not None:
@@ -76,22 +77,44 @@ def element_values(element: Element) -> np.ndarray:
     return (np.arange(-127, 128, dtype=np.float32) / np.float32(64)).astype(np.float32)
 
 
-class FloatFormat(Format):
-    """A floating-point element format with a per-tensor float32 scale ``max|x| / max_value``."""
+@dataclass(frozen=True)
+class _FloatFields(Format):
+    name: str
+    element: Element
+    title: str
 
-    def __init__(self, name: str, element: Element, title: str | None = None):
-        super().__init__(name=name, title=title or f"{element.name.upper()} (scaled, saturating)", family="floating point",
-                         element_bits=element.bits, tensor_overhead_bits=32)
-        object.__setattr__(self, "element", element)
+
+class FloatFormat(_FloatFields):
+    """A floating-point element format with a per-tensor float32 scale ``max|x| / max_value``.
+
+    A frozen dataclass with fields ``name``, ``element`` and ``title`` (default from the element's name).
+    """
+
+    def __init__(self, name: str, element: Element, title: str | None = None) -> None:
+        if not isinstance(element, Element):
+            raise ValueError(f"element must be one of qviz.formats.ELEMENTS ({', '.join(ELEMENTS)}), got {element!r}")
+        super().__init__(name, element, title or f"{element.name.upper()} (scaled, saturating)")
+
+    @property
+    def family(self) -> str:
+        return "floating point"
+
+    @property
+    def element_bits(self) -> float:
+        return self.element.bits
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32
 
     def scale(self, x32: np.ndarray) -> np.float32:
         """``max|x| / max_value`` (1 for an all-zero tensor)."""
         a = absmax(x32)
         return np.float32(a / np.float32(self.element.max_value)) if a > 0 else np.float32(1)
 
-    def _fake_quantize(self, x32):
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         s = self.scale(x32)
         return (cast(x32 / s, self.element) * s).astype(np.float32)
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         return element_values(self.element) * self.scale(x32)

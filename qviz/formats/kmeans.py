@@ -21,13 +21,14 @@ Example
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .base import Format, round_to_levels
+from .base import CodebookFields, round_to_levels
 
 MAX_FIT = 1 << 20
 
 
-def fit_codebook(x, k: int, iters: int = 100) -> np.ndarray:
+def fit_codebook(x: ArrayLike, k: int, iters: int = 100) -> np.ndarray:
     """Lloyd–Max levels (float32, ascending, at most ``k``, fewer if ``x`` has fewer distinct values)."""
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
@@ -55,20 +56,25 @@ def fit_codebook(x, k: int, iters: int = 100) -> np.ndarray:
     return np.unique(p.astype(np.float32))
 
 
-class KMeansFormat(Format):
-    """``2**bits`` levels fitted to each tensor by Lloyd–Max."""
+class KMeansFormat(CodebookFields):
+    """``2**bits`` levels fitted to each tensor by Lloyd–Max.
 
-    def __init__(self, bits: int = 4, name: str | None = None):
-        if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 8:
-            raise ValueError(f"a k-means codebook needs 1 to 8 bits (2 to 256 levels), got {bits!r}")
-        super().__init__(
-            name=name or f"kmeans_{bits}", title=f"k-means codebook, {2 ** bits} levels", family="non-uniform",
-            element_bits=bits, tensor_overhead_bits=32 * 2**bits,
-        )
-        object.__setattr__(self, "bits", bits)
+    A frozen dataclass with fields ``bits`` and ``name`` (default ``f"kmeans_{bits}"``).
+    """
 
-    def _fake_quantize(self, x32):
+    def __init__(self, bits: int = 4, name: str | None = None) -> None:
+        super().__init__(self.check_bits(bits, 1, 8, "a k-means codebook (2 to 256 levels)"), name or f"kmeans_{bits}")
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"k-means codebook, {2 ** self.bits} levels"
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32 * 2**self.bits
+
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         return round_to_levels(x32, fit_codebook(x32, 2**self.bits))
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         return fit_codebook(x32, 2**self.bits)

@@ -22,29 +22,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Format, absmax, round_symmetric
+from .base import CodebookFields, absmax, round_symmetric
 
 
-class Log2Format(Format):
-    """Sign + power-of-two magnitude codes under a per-tensor float32 scale ``max|x|``."""
+class Log2Format(CodebookFields):
+    """Sign + power-of-two magnitude codes under a per-tensor float32 scale ``max|x|``.
 
-    def __init__(self, bits: int = 4, name: str | None = None):
-        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 8:
-            raise ValueError(f"a log2 format needs 2 to 8 bits (one is the sign), got {bits!r}")
-        super().__init__(
-            name=name or f"log2_{bits}", title=f"log2, {bits} bits (powers of two)", family="non-uniform",
-            element_bits=bits, tensor_overhead_bits=32,
-        )
-        object.__setattr__(self, "bits", bits)
+    A frozen dataclass with fields ``bits`` and ``name`` (default ``f"log2_{bits}"``).
+    """
+
+    def __init__(self, bits: int = 4, name: str | None = None) -> None:
+        super().__init__(self.check_bits(bits, 2, 8, "a log2 format (one bit is the sign)"), name or f"log2_{bits}")
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"log2, {self.bits} bits (powers of two)"
+
+    @property
+    def tensor_overhead_bits(self) -> int:
+        return 32
 
     def magnitudes(self, scale: float) -> np.ndarray:
         """0 and ``scale · 2**-k`` for k = 2**(bits-1) - 2 … 0, ascending (float32)."""
         k = np.arange(2 ** (self.bits - 1) - 2, -1, -1, dtype=np.float64)
         return np.concatenate([[0.0], scale * 2.0**-k]).astype(np.float32)
 
-    def _fake_quantize(self, x32):
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
         return round_symmetric(x32, self.magnitudes(float(absmax(x32)) or 1.0))
 
-    def _levels(self, x32):
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
         m = self.magnitudes(float(absmax(x32)) or 1.0)
         return np.concatenate([-m[::-1], m])

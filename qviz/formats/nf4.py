@@ -1,6 +1,8 @@
 """NF4, QLoRA's 4-bit NormalFloat (Dettmers et al., 2023): 16 levels at normal quantiles, blocks of 64.
 
-Each block of 64 values is divided by its max |x| (a float32 ``absmax`` per block,
+Each block of 64 values (``PerGroup(64, axis=-1)`` of :mod:`qviz.blocks`: 64
+consecutive values of a row, a partial block at the end of a row that 64 does not
+divide, see :func:`qviz.formats.base.group_rows`) is divided by its max |x| (a float32 ``absmax`` per block,
 so 4 + 32/64 = 4.5 bits per value before QLoRA's double quantization), rounded
 to the nearest of the 16 levels below, and multiplied back. The levels are the
 table QLoRA publishes (bitsandbytes ``create_normal_map``): quantiles of N(0, 1)
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Format, block_absmax, from_blocks, round_to_levels, to_blocks
+from dataclasses import dataclass
+
+from .base import Format, block_absmax, from_group_rows, group_rows, round_to_levels
 
 #: QLoRA's NF4 table (Dettmers et al. 2023, appendix E; bitsandbytes), lowest first
 NF4_LEVELS = np.array(
@@ -32,23 +36,40 @@ NF4_LEVELS = np.array(
 )
 
 
+@dataclass(frozen=True)
 class NF4(Format):
     """NF4 codes with one float32 absmax per ``block_size`` values (QLoRA: 64)."""
 
-    def __init__(self, block_size: int = 64, name: str = "nf4"):
-        if not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"block_size must be a positive int (QLoRA uses 64), got {block_size!r}")
-        super().__init__(name=name, title=f"NF4 (QLoRA), blocks of {block_size}", family="non-uniform",
-                         element_bits=4, block_size=block_size, scale_bits=32)
+    block_size: int = 64  # type: ignore[assignment]  # a field here, a property on Format
+    name: str = "nf4"
 
-    def _fake_quantize(self, x32):
-        rows, pad = to_blocks(x32, self.block_size)
+    def __post_init__(self) -> None:
+        if not isinstance(self.block_size, int) or isinstance(self.block_size, bool) or self.block_size < 1:
+            raise ValueError(f"block_size must be a positive int (QLoRA uses 64), got {self.block_size!r}")
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"NF4 (QLoRA), blocks of {self.block_size}"
+
+    @property
+    def family(self) -> str:
+        return "non-uniform"
+
+    @property
+    def element_bits(self) -> float:
+        return 4
+
+    @property
+    def scale_bits(self) -> int:
+        return 32
+
+    def _fake_quantize(self, x32: np.ndarray) -> np.ndarray:
+        rows = group_rows(x32, self.block_size)
         amax = block_absmax(rows)[:, None]
         safe = np.where(amax > 0, amax, np.float32(1))
         q = round_to_levels((rows / safe).astype(np.float32), NF4_LEVELS)
-        return from_blocks((q * safe).astype(np.float32), pad, x32.shape)
+        return from_group_rows((q * safe).astype(np.float32), x32.shape)
 
-    def _levels(self, x32):
-        rows, _ = to_blocks(x32, self.block_size)
-        amax = float(block_absmax(rows).max()) or 1.0
+    def _levels(self, x32: np.ndarray) -> np.ndarray:
+        amax = float(block_absmax(group_rows(x32, self.block_size)).max()) or 1.0
         return NF4_LEVELS * np.float32(amax)

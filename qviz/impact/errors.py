@@ -21,6 +21,10 @@ True
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -28,7 +32,7 @@ from ..spec import QuantSpec
 from .metric import quantizer_for
 
 
-def sqnr_db(ref, got) -> float:
+def sqnr_db(ref: ArrayLike, got: ArrayLike) -> float:
     """``10·log10(Σ ref² / Σ (ref − got)²)``; ``inf`` when exact."""
     ref = np.asarray(ref, dtype=np.float64)
     err = float(((ref - np.asarray(got, dtype=np.float64)) ** 2).sum())
@@ -62,8 +66,8 @@ def _record(mq, batches, keep_inputs: bool) -> tuple[dict, dict]:
     return ins, outs
 
 
-def layer_errors(model, spec: QuantSpec, what: str = "weights", method: str = "minmax", *, limit: int = 128,
-                 progress=None, **options) -> pd.DataFrame:
+def layer_errors(model: Any, spec: QuantSpec, what: str = "weights", method: str = "minmax", *, limit: int = 128,
+                 progress: Callable[..., Any] | None = None, **options: Any) -> pd.DataFrame:
     """Isolated and accumulated output SQNR of every Linear/Conv under ``spec``.
 
     Parameters

@@ -17,23 +17,27 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+import pandas as pd
+
 from ..spec import QuantSpec
 from .quantized_model import ModelQuantizer
 
 
-def quantizer_for(model, method: str = "minmax", **options) -> ModelQuantizer:
+def quantizer_for(model: Any, method: str = "minmax", **options: Any) -> ModelQuantizer:
     """``model`` if it is a :class:`ModelQuantizer`, else a new one for the built-in named ``model``."""
     if isinstance(model, ModelQuantizer) or (hasattr(model, "evaluate") and hasattr(model, "layers")):  # also qviz.impact.user_model
         return model
     return ModelQuantizer(model, method, **options)
 
 
-def task_metric(model, config: dict | None = None, what: str = "weights", method: str = "minmax", **options) -> float:
+def task_metric(model: Any, config: dict | None = None, what: str = "weights", method: str = "minmax", **options: Any) -> float:
     """Task metric of ``model`` (a built-in name or a :class:`ModelQuantizer`) under ``config``."""
     return quantizer_for(model, method, **options).evaluate(config, what)
 
 
-def metric_table(model, specs: dict, what: str = "weights", method: str = "minmax", progress=None, **options):
+def metric_table(model: Any, specs: dict, what: str = "weights", method: str = "minmax", progress: Callable[..., Any] | None = None, **options: Any) -> pd.DataFrame:
     """Task metric with every layer under each spec of ``specs`` ``{label: spec or None}``.
 
     Returns

@@ -20,6 +20,10 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+
 import dataclasses
 
 import numpy as np
@@ -27,12 +31,13 @@ import pandas as pd
 
 from ..spec import QuantSpec
 from .metric import quantizer_for
+from ..export import jsonable, spec_dict
 
 BITS = (8, 6, 4, 3, 2)
 
 
-def bits_table(model, spec: QuantSpec, bits=BITS, what: str = "weights", method: str = "minmax", progress=None,
-               **options) -> pd.DataFrame:
+def bits_table(model: Any, spec: QuantSpec, bits: Sequence[int] = BITS, what: str = "weights", method: str = "minmax", progress: Callable[..., Any] | None = None,
+               **options: Any) -> pd.DataFrame:
     """One-at-a-time metric of every layer at every bit width: ``layer``, ``bits``, ``params``, ``metric``, ``drop``."""
     mq = quantizer_for(model, method, **options)
     fp32 = mq.evaluate()
@@ -76,15 +81,15 @@ def allocate_bits(table: pd.DataFrame, params: dict, budget: float) -> tuple[dic
     return assign, path
 
 
-def model_size_mb(model, assign: dict) -> float:
+def model_size_mb(model: Any, assign: dict) -> float:
     """Size with layer weights at ``assign`` bits and every other parameter in fp32."""
     qp = sum(model.params[n] * b for n, b in assign.items())
     other = sum(p.numel() for p in model.model.parameters()) - sum(model.params[n] for n in assign)
     return (qp + 32 * other) / 8 / 1e6
 
 
-def pareto(model, spec: QuantSpec, table: pd.DataFrame, budget: float, what: str = "weights", method: str = "minmax",
-           max_points: int = 12, progress=None, **options) -> tuple[pd.DataFrame, dict]:
+def pareto(model: Any, spec: QuantSpec, table: pd.DataFrame, budget: float, what: str = "weights", method: str = "minmax",
+           max_points: int = 12, progress: Callable[..., Any] | None = None, **options: Any) -> tuple[pd.DataFrame, dict]:
     """Measured points of size against metric: the greedy path, uniform bit widths and fp32.
 
     Returns
@@ -120,11 +125,9 @@ def pareto(model, spec: QuantSpec, table: pd.DataFrame, budget: float, what: str
     return df, suggested
 
 
-def config_json(model, spec: QuantSpec, assign: dict, metric: float | None = None, budget: float | None = None,
+def config_json(model: Any, spec: QuantSpec, assign: dict, metric: float | None = None, budget: float | None = None,
                 what: str = "weights") -> dict:
     """The per-layer configuration as JSON-ready dict (each layer's full spec, see :func:`qviz.export.spec_dict`)."""
-    from ..export import jsonable, spec_dict
-
     return jsonable({
         "model": model.name, "what": what, "calibrator": model.method, "budget_avg_bits": budget,
         "avg_bits": average_bits(assign, model.params), "size_mb": model_size_mb(model, assign),

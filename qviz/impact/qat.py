@@ -23,6 +23,10 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+
 import dataclasses
 
 import numpy as np
@@ -30,9 +34,14 @@ import pandas as pd
 
 from ..spec import PerChannel, PerTensor, QuantSpec
 from .quantized_model import ModelQuantizer, quant_layers
+from ..affine import choose_qparams
+from ..calibrate import calibrate
+from ..analyze import weight_spec
+from ..models import digits_cnn
+from ..models.capture import activation_spec
 
 
-def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
+def torch_fake_quantize(x: Any, qparams: Any, channel_dim: int | None = None) -> Any:
     """:func:`qviz.fake_quantize` in differentiable-shape torch ops (per-tensor or per-channel, nearest rounding).
 
     ``channel_dim`` places per-channel parameters on that dimension of ``x`` (default: the spec's axis).
@@ -47,7 +56,8 @@ def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
     scale = torch.from_numpy(np.ascontiguousarray(qparams.scale, dtype=np.float32)).flatten()
     zp = torch.from_numpy(np.ascontiguousarray(qparams.zero_point).astype(np.float32)).flatten()
     if scale.numel() > 1:
-        dim = (spec.granularity.axis if channel_dim is None else channel_dim) % x.ndim
+        axis = spec.granularity.axis if isinstance(spec.granularity, PerChannel) else 0
+        dim = (axis if channel_dim is None else channel_dim) % x.ndim
         shape = [1] * x.ndim
         shape[dim] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
@@ -65,9 +75,6 @@ def torch_fake_quantize(x, qparams, channel_dim: int | None = None):
 
 def _weight_qparams(w, spec: QuantSpec, method: str, options: dict):
     """The weight's QParams: min-max directly (what ``calibrate(w, spec, "minmax")`` computes), else the calibrator."""
-    from ..affine import choose_qparams
-    from ..calibrate import calibrate
-
     if method != "minmax":
         return calibrate(w.numpy(), spec, method, **options).qparams
     if isinstance(spec.granularity, PerChannel):
@@ -85,16 +92,12 @@ def _ste(x, fq):
 
 
 def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *, epochs: int = 3,
-                 lr: float = 3e-4, batch_size: int = 64, seed: int = 0, progress=None, **options):
+                 lr: float = 3e-4, batch_size: int = 64, seed: int = 0, progress: Callable[..., Any] | None = None, **options: Any) -> dict:
     """The digits CNN fine-tuned with fake quantization and the STE; returns the fp32 module (eval mode).
 
     Evaluate it quantized with ``ModelQuantizer("digits_cnn", model=returned)``.
     """
     import torch
-
-    from ..analyze import weight_spec
-    from ..models import digits_cnn
-    from ..models.capture import activation_spec
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -154,8 +157,8 @@ def qat_finetune(spec: QuantSpec, what: str = "both", method: str = "minmax", *,
         torch.set_num_threads(threads)
 
 
-def ptq_vs_qat(spec: QuantSpec, bits=(4, 3, 2), what: str = "both", method: str = "minmax", *, epochs: int = 3,
-               lr: float = 3e-4, progress=None, **options) -> pd.DataFrame:
+def ptq_vs_qat(spec: QuantSpec, bits: Sequence[int] = (4, 3, 2), what: str = "both", method: str = "minmax", *, epochs: int = 3,
+               lr: float = 3e-4, progress: Callable[..., Any] | None = None, **options: Any) -> pd.DataFrame:
     """Test accuracy of the digits CNN quantized after training (PTQ) and after QAT, at each bit width.
 
     Returns

@@ -22,12 +22,23 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+from typing import Any
+from collections.abc import Callable
+from collections.abc import Sequence
+from collections.abc import Iterator
+
 import contextlib
 from collections import OrderedDict
 
 from ..affine import fake_quantize
 from ..models.channels import from_channels, quant_layers, to_channels
 from ..spec import QuantSpec
+from ..models import MODELS, open_model
+from ..analyze import weight_spec
+from ..calibrate import calibrate
+from ..models.capture import capture
+from ..affine import QParams
 
 WHAT = ("weights", "activations", "both")
 WEIGHT_SPECS_KEPT = 4  # fake-quantized copies of every weight for this many specs (MiniLM: about 90 MB each)
@@ -40,7 +51,7 @@ def check_what(what: str) -> str:
     return what
 
 
-def fake_quantize_input(module, x, qparams):
+def fake_quantize_input(module: Any, x: ArrayLike, qparams: Any) -> Any:
     """``x`` fake-quantized on its ``(channels, values)`` view (:mod:`qviz.models.channels`, as capture calibrated it)."""
     return from_channels(module, fake_quantize(to_channels(module, x), qparams), x)
 
@@ -69,9 +80,7 @@ class ModelQuantizer:
         Weight values per layer.
     """
 
-    def __init__(self, name: str, method: str = "minmax", *, model=None, calibration_limit: int | None = None, **options):
-        from ..models import MODELS, open_model
-
+    def __init__(self, name: str, method: str = "minmax", *, model: Any = None, calibration_limit: int | None = None, **options: Any):
         if name not in MODELS:
             raise ValueError(f"{name}: not a built-in model; choose one of {', '.join(MODELS)}")
         self.name, self.method, self.options = name, method, options
@@ -90,12 +99,12 @@ class ModelQuantizer:
         self._wq: OrderedDict = OrderedDict()
         self._aq: OrderedDict = OrderedDict()
         self.max_weight_entries = WEIGHT_SPECS_KEPT * max(len(self.layers), 1)
-        self._fp32_metric = None
+        self._fp32_metric: float | None = None
 
-    def fp32_weight(self, layer: str):
+    def fp32_weight(self, layer: str) -> Any:
         return self._fp32[layer]
 
-    def weight_qparams(self, layer: str, spec: QuantSpec):
+    def weight_qparams(self, layer: str, spec: QuantSpec) -> tuple[Any, QParams]:
         """QParams of a layer's weight (granularity adapted to its shape)."""
         return self._weight(layer, spec)[1]
 
@@ -103,10 +112,6 @@ class ModelQuantizer:
         key = (layer, spec)
         if key not in self._wq:
             import torch
-
-            from ..affine import fake_quantize
-            from ..analyze import weight_spec
-            from ..calibrate import calibrate
 
             w = self._fp32[layer].numpy()
             tspec, _ = weight_spec(spec, w.shape)
@@ -117,25 +122,23 @@ class ModelQuantizer:
         self._wq.move_to_end(key)
         return self._wq[key]
 
-    def activation_qparams(self, spec: QuantSpec, progress=None) -> dict:
+    def activation_qparams(self, spec: QuantSpec, progress: Callable[..., Any] | None = None) -> dict:
         """``{layer: QParams}`` of every layer's input, calibrated on the fp32 model (cached per spec)."""
         if spec not in self._aq:
-            from ..models.capture import capture
-
             with self.apply():  # fp32
                 acts = capture(self.model, self.module.calibration_batches(limit=self.calibration_limit), spec, self.method,
                                run=self.module.run, sample_numel=1, progress=progress, **self.options)
             bad = [a for a in acts if a.calibration is None]
             if bad:
                 raise ValueError(f"{bad[0].name}: {bad[0].error}")
-            self._aq[spec] = {a.layer: a.calibration.qparams for a in acts}
+            self._aq[spec] = {a.layer: a.calibration.qparams for a in acts if a.calibration is not None}
             while len(self._aq) > ACTIVATION_SPECS_KEPT:
                 self._aq.popitem(last=False)
         self._aq.move_to_end(spec)
         return self._aq[spec]
 
     @contextlib.contextmanager
-    def apply(self, weights: dict | None = None, activations: dict | None = None):
+    def apply(self, weights: dict | None = None, activations: dict | None = None) -> Iterator[Any]:
         """Quantize ``weights`` ``{layer: spec or None}`` and layer inputs ``activations``; restore on exit."""
         weights, activations = weights or {}, activations or {}
         unknown = [n for n in (*weights, *activations) if n not in self._modules]
@@ -174,6 +177,6 @@ class ModelQuantizer:
         with self.apply(w, a):
             return float(self.module.evaluate(self.model))
 
-    def uniform(self, spec: QuantSpec | None, layers=None) -> dict:
+    def uniform(self, spec: QuantSpec | None, layers: Sequence[str] | None = None) -> dict:
         """``{layer: spec}`` for ``layers`` (default all)."""
         return {n: spec for n in (self.layers if layers is None else layers)}

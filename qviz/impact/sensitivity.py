@@ -20,14 +20,17 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+
 import pandas as pd
 
 from ..spec import QuantSpec
 from .metric import quantizer_for
 
 
-def sensitivity(model, spec: QuantSpec, what: str = "weights", method: str = "minmax", *, all_but_one: bool = True,
-                progress=None, **options) -> tuple[pd.DataFrame, list[str]]:
+def sensitivity(model: Any, spec: QuantSpec, what: str = "weights", method: str = "minmax", *, all_but_one: bool = True,
+                progress: Callable[..., Any] | None = None, **options: Any) -> tuple[pd.DataFrame, list[str]]:
     """Sensitivity table and ranking (most sensitive first).
 
     Parameters
@@ -73,7 +76,7 @@ def sensitivity(model, spec: QuantSpec, what: str = "weights", method: str = "mi
     return df, df["layer"].tolist()
 
 
-def sensitivity_report(model, spec: QuantSpec, what: str = "weights", method: str = "minmax", **kw) -> dict:
+def sensitivity_report(model: Any, spec: QuantSpec, what: str = "weights", method: str = "minmax", **kw: Any) -> dict:
     """``{"metric", "fp32", "quantized", "ranking": [{"layer", "delta", …}]}`` (the CLI's JSON)."""
     df, _ = sensitivity(model, spec, what, method, **kw)
     return {"metric": df.attrs["metric"], "fp32": df.attrs["fp32"], "quantized": df.attrs["quantized"],

@@ -22,6 +22,8 @@ so :func:`qviz.sensitivity`, :func:`qviz.layer_errors` and :func:`qviz.impact.me
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import copy
 import dataclasses
 from typing import Any, cast
@@ -29,8 +31,18 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from ..affine import fake_quantize
+from ..analyze import weight_spec
+from ..calibrate import calibrate
+from ..capture.hf_capture import layer_kinds
+from ..capture.onnx_capture import _gemm_attr, _graphs, _node_name, _walk_outputs, expose_outputs
+from ..models.capture import capture
 from ..spec import PerChannel, QuantSpec
-from .quantized_model import WHAT, ModelQuantizer, check_what
+from .errors import sqnr_db
+from .quantized_model import WEIGHT_SPECS_KEPT, WHAT, ModelQuantizer, check_what
+from ..capture.onnx_capture import _walk_outputs
+from ..capture import open_model
+from ..capture.onnx_capture import OnnxModel
 
 METRIC = "output_cosine"
 
@@ -59,8 +71,6 @@ def output_cosine(ref: list, got: list) -> float:
 
 
 def output_sqnr(ref: list, got: list) -> float:
-    from .errors import sqnr_db
-
     return sqnr_db(np.concatenate([np.ravel(r) for r in ref]), np.concatenate([np.ravel(g) for g in got]))
 
 
@@ -111,8 +121,6 @@ class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
     """A ``transformers`` folder as a :class:`ModelQuantizer` whose metric is output fidelity to fp32."""
 
     def __init__(self, hf, method: str = "minmax", *, data=None, samples: int | None = None, batch_size: int = 8, **options):
-        from ..capture.hf_capture import layer_kinds
-
         self.hf, self.name, self.method, self.options = hf, hf.label, method, options
         self.cdata = hf.resolve_data(data, samples)
         self.batch_size = batch_size
@@ -124,8 +132,9 @@ class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
         self.layers = list(self._modules)
         self.params = {n: int(m.weight.numel()) for n, m in self._modules.items()}
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
-        self._wq: dict = {}
-        self._aq: dict = {}
+        self._wq = OrderedDict()
+        self._aq = OrderedDict()
+        self.max_weight_entries = WEIGHT_SPECS_KEPT * max(len(self.layers), 1)
         self._fp32_metric = None
         self._ref: list | None = None
 
@@ -139,9 +148,6 @@ class HFQuantizer(_Fidelity, ModelQuantizer):  # type: ignore[misc]
 
     def activation_qparams(self, spec: QuantSpec, progress=None) -> dict:
         if spec not in self._aq:
-            from ..capture.hf_capture import layer_kinds
-            from ..models.capture import capture
-
             with self.apply():
                 acts = capture(self.model, self.batches, spec, self.method, run=self.module.run, sample_numel=1,
                                progress=progress, kinds=layer_kinds(), **self.options)
@@ -189,8 +195,6 @@ class OnnxLayer:
 
 def _walk(graph, path: str = ""):
     """``(graph, index, node, unique name)`` over the main graph and ``If`` branches, depth first."""
-    from ..capture.onnx_capture import _graphs, _node_name
-
     for k, node in enumerate(list(graph.node)):
         name = _node_name(node, k, path)
         yield graph, k, node, name
@@ -211,8 +215,6 @@ def _find_weight(model, name: str):
             if init.name == name:
                 return init
         for node in g.node:
-            from ..capture.onnx_capture import _graphs
-
             stack.extend(sub for _, sub in _graphs(node))
     return None
 
@@ -270,8 +272,6 @@ class OnnxQuantizer(_Fidelity):
                 w_port = next((p for p in (1, 0) if p < len(ins) and ins[p] in weights), None)
             if w_port is None:
                 continue
-            from ..capture.onnx_capture import _gemm_attr
-
             if node.op_type == "Conv":
                 w_axis, a_axis = 0, 1
             elif node.op_type == "MatMul":
@@ -308,8 +308,6 @@ class OnnxQuantizer(_Fidelity):
 
     def _drop_idle(self) -> None:
         """Keep the layers that run on the data (an untaken ``If`` branch's layers never do)."""
-        from ..capture.onnx_capture import _walk_outputs, expose_outputs
-
         outs = _walk_outputs(self.om.proto, self._layers)
         model, mapping = expose_outputs(copy.deepcopy(self.om.proto), outs.values(), self.om._types)
         sess = self.om.session(model)
@@ -322,17 +320,12 @@ class OnnxQuantizer(_Fidelity):
             raise ValueError(f"{self.om.label}: none of its MatMul/Gemm/Conv layers ran on the calibration data; check the data")
 
     def weight_spec(self, layer: str, spec: QuantSpec) -> QuantSpec:
-        from ..analyze import weight_spec
-
         w = self._w[self._layers[layer].weight]
         if isinstance(spec.granularity, PerChannel) and w.ndim >= 2:
             spec = dataclasses.replace(spec, granularity=PerChannel(self._layers[layer].weight_axis % w.ndim))
         return weight_spec(spec, w.shape)[0]
 
     def fq_weight(self, layer: str, spec: QuantSpec) -> np.ndarray:
-        from ..affine import fake_quantize
-        from ..calibrate import calibrate
-
         w = self._w[self._layers[layer].weight]
         tspec = self.weight_spec(layer, spec)
         return fake_quantize(w, calibrate(w, tspec, self.method, **self.options).qparams)
@@ -352,8 +345,6 @@ class OnnxQuantizer(_Fidelity):
     def build(self, weights: dict | None = None, activations: dict | None = None, expose=()):
         """The rewritten model (ModelProto) and the names of the extra outputs ``{output: tensor}``."""
         from onnx import numpy_helper
-
-        from ..capture.onnx_capture import expose_outputs
 
         weights, activations = weights or {}, activations or {}
         unknown = [n for n in (*weights, *activations) if n not in self._layers]
@@ -378,8 +369,6 @@ class OnnxQuantizer(_Fidelity):
 
     def _insert_fq(self, graph, path: str, todo: dict, counter: list) -> None:
         """Put the fake-quantization chain before every layer of ``todo`` in ``graph`` and its ``If`` branches."""
-        from ..capture.onnx_capture import _graphs, _node_name
-
         new = []
         for k, node in enumerate(list(graph.node)):
             name = _node_name(node, k, path)
@@ -419,9 +408,6 @@ class OnnxQuantizer(_Fidelity):
         Isolated: only this layer quantized, the rest fp32, so its input is the fp32 one; accumulated:
         every layer quantized. Both read the layer's output tensor from the same run of the whole model.
         """
-        from ..capture.onnx_capture import _walk_outputs
-        from .errors import sqnr_db
-
         outs = _walk_outputs(self.om.proto, self.layers)
 
         def record(weights, acts, names):
@@ -468,9 +454,6 @@ def user_quantizer(path, method: str = "minmax", *, data=None, samples: int | No
     >>> 0.99 < mq.evaluate(mq.uniform(QuantSpec(bits=8)), "both") < 1.0
     True
     """
-    from ..capture import open_model
-    from ..capture.onnx_capture import OnnxModel
-
     model = open_model(path)
     if isinstance(model, OnnxModel):
         return OnnxQuantizer(model, method, data=data, samples=samples, batch_size=batch_size, **options)

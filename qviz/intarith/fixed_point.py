@@ -19,6 +19,8 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,12 +69,12 @@ class QFormat:
 
     def qparams(self) -> QParams:
         """``QParams(scale=2**-n, zero_point=0)`` under a signed ``m + n``-bit spec."""
-        return QParams(np.float32(self.step), np.int64(0), self.spec)
+        return QParams(np.asarray(self.step, dtype=np.float32), np.asarray(0, dtype=np.int64), self.spec)
 
-    def quantize(self, x) -> np.ndarray:
+    def quantize(self, x: ArrayLike) -> np.ndarray:
         return quantize(x, self.qparams())
 
-    def fake_quantize(self, x) -> np.ndarray:
+    def fake_quantize(self, x: ArrayLike) -> np.ndarray:
         return fake_quantize(x, self.qparams())
 
     def describe(self) -> str:

@@ -22,11 +22,16 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 from dataclasses import dataclass
 
 import numpy as np
 
 from .multiplier import INT32_MAX, INT32_MIN
+from ..affine import fake_quantize, quantize
+from ..calibrate import calibrate
+from ..spec import PerTensor, QuantSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +64,7 @@ def _int32(v: np.ndarray, what: str) -> np.ndarray:
     return v.astype(np.int32)
 
 
-def quantized_matmul(q_a, z_a: int, q_b, z_b: int) -> IntProduct:
+def quantized_matmul(q_a: ArrayLike, z_a: int, q_b: ArrayLike, z_b: int) -> IntProduct:
     """``Σ_k (q_a - Z_a)(q_b - Z_b)`` for ``q_a`` of shape (M, K) and ``q_b`` of shape (K, N), term by term."""
     a, b = _codes(q_a, "q_a"), _codes(q_b, "q_b")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
@@ -73,7 +78,7 @@ def quantized_matmul(q_a, z_a: int, q_b, z_b: int) -> IntProduct:
     return IntProduct(product, row, col, int(constant), _int32(acc64, "accumulator"), k)
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0, pad_value=0) -> tuple[np.ndarray, int, int]:
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0, pad_value: float = 0) -> tuple[np.ndarray, int, int]:
     """Patches of ``x`` (N, C, H, W) as rows (N, Ho·Wo, C·kh·kw), and (Ho, Wo)."""
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), constant_values=pad_value)
@@ -82,7 +87,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0, p
     return win.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * kh * kw), ho, wo
 
 
-def quantized_conv2d(q_x, z_x: int, q_w, z_w: int, stride: int = 1, padding: int = 0) -> IntProduct:
+def quantized_conv2d(q_x: ArrayLike, z_x: int, q_w: ArrayLike, z_w: int, stride: int = 1, padding: int = 0) -> IntProduct:
     """2-D convolution (cross-correlation, as torch) of codes ``q_x`` (N, C, H, W) by ``q_w`` (O, C, kh, kw).
 
     Returns the terms shaped (N, O, Ho, Wo); ``k = C·kh·kw``. Padding is filled with ``z_x``.
@@ -116,16 +121,12 @@ class ProductCheck:
     zero_b: int
 
 
-def check_matmul(a, b, spec=None) -> ProductCheck:
+def check_matmul(a: ArrayLike, b: ArrayLike, spec: QuantSpec | None = None) -> ProductCheck:
     """Quantize float ``a`` (M, K) and ``b`` (K, N) with ``spec`` (min-max; default uint8 affine) and multiply in integers.
 
     ``dequantized`` equals ``fake_quant`` up to float64 rounding (the identity above);
     both differ from ``exact`` by the quantization error.
     """
-    from ..affine import fake_quantize, quantize
-    from ..calibrate import calibrate
-    from ..spec import PerTensor, QuantSpec
-
     spec = spec or QuantSpec(bits=8, signed=False, symmetric=False)
     if not isinstance(spec.granularity, PerTensor):
         raise ValueError("check_matmul uses one scale and zero point per operand: pass a per-tensor spec")

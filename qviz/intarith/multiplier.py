@@ -27,6 +27,8 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import math
 
 import numpy as np
@@ -78,7 +80,7 @@ def _int32(a, what: str) -> np.ndarray:
     return arr
 
 
-def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
+def saturating_rounding_doubling_high_mul(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """gemmlowp's ``SaturatingRoundingDoublingHighMul``: ``round(a · b / 2**31)`` in int32 (see the module docstring).
 
     >>> saturating_rounding_doubling_high_mul(np.array([INT32_MIN, 1 << 30]), np.array([INT32_MIN, 1 << 30])).tolist()
@@ -93,7 +95,7 @@ def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
     return np.where(overflow, np.int64(INT32_MAX), high).astype(np.int32)
 
 
-def rounding_divide_by_pot(x, exponent) -> np.ndarray:
+def rounding_divide_by_pot(x: ArrayLike, exponent: ArrayLike) -> np.ndarray:
     """gemmlowp's ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded to nearest, ties away from zero (int32).
 
     >>> rounding_divide_by_pot(np.array([5, -5, 6, -6, 7]), 1).tolist()
@@ -109,7 +111,7 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     return ((x64 >> e) + (remainder > threshold)).astype(np.int32)
 
 
-def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
+def multiply_by_quantized_multiplier(x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike) -> np.ndarray:
     """``x · M0 · 2**(shift - 31)`` in integers, as TFLite's ``MultiplyByQuantizedMultiplier`` (int32 out).
 
     ``multiplier`` and ``shift`` may be arrays (per-channel) broadcasting against ``x``.

@@ -23,6 +23,8 @@ zero to -11 (TFLite's later single-rounding variant avoids this double rounding)
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +75,7 @@ class Requantization:
         return self.m0 * 2.0 ** (self.shift - 31)
 
 
-def requantize(q1, s1: float, z1: int, s2: float, z2: int, qmin: int = 0, qmax: int = 255) -> Requantization:
+def requantize(q1: ArrayLike, s1: float, z1: int, s2: float, z2: int, qmin: int = 0, qmax: int = 255) -> Requantization:
     """Requantize codes ``q1`` from ``(s1, z1)`` to ``(s2, z2)`` by both paths (see the module docstring).
 
     Parameters

@@ -27,16 +27,21 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+
 import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibrate.result import Calibration
 from ..spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from ..stats import range_ratio
 from ..streaming import Moments
 from .channels import quant_layers, to_channels
+from ..calibrate import Calibrator
 
 DEFAULT_SAMPLE_NUMEL = 1 << 18
 
@@ -68,7 +73,7 @@ class Activation:
     shape: tuple
     numel: int
     stats: dict
-    calibration: object
+    calibration: Calibration | None
     sample: np.ndarray
     spec: QuantSpec
     note: str = ""
@@ -117,16 +122,16 @@ class _Running:
 
 
 def capture(
-    model,
-    batches,
+    model: Any,
+    batches: Any,
     spec: QuantSpec,
     method: str = "minmax",
     *,
-    run=None,
+    run: Any = None,
     sample_numel: int = DEFAULT_SAMPLE_NUMEL,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
     kinds: tuple | None = None,
-    **options,
+    **options: Any,
 ) -> list[Activation]:
     """Run ``model`` on ``batches`` and calibrate the input of every Linear/Conv.
 
@@ -151,8 +156,6 @@ def capture(
         In module order.
     """
     import torch
-
-    from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
     layers: list = quant_layers(model) if kinds is None else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]

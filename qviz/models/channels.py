@@ -25,6 +25,9 @@ True
 
 from __future__ import annotations
 
+
+from typing import Any
+
 import numpy as np
 
 
@@ -35,7 +38,7 @@ def layer_kinds() -> tuple[type, ...]:
     return (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
 
 
-def quant_layers(model) -> list[tuple[str, object]]:
+def quant_layers(model: Any) -> list[tuple[str, Any]]:
     """``(name, module)`` of every Linear/Conv of ``model``, in module order."""
     kinds = layer_kinds()
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
@@ -55,7 +58,7 @@ def _batched(module, x):
     return x, False
 
 
-def to_channels(module, x) -> np.ndarray:
+def to_channels(module: Any, x: Any) -> np.ndarray:
     """The layer input ``x`` (torch tensor) as a float32 ``(channels, values)`` array (a copy)."""
     import torch
 
@@ -66,7 +69,7 @@ def to_channels(module, x) -> np.ndarray:
     return x.transpose(0, 1).reshape(x.shape[1], -1).contiguous().numpy()
 
 
-def from_channels(module, c: np.ndarray, like):
+def from_channels(module: Any, c: np.ndarray, like: Any) -> Any:
     """The inverse of :func:`to_channels`: ``c`` back to the shape (and dtype) of the input ``like``."""
     import torch
 

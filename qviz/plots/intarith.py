@@ -13,6 +13,8 @@ Example
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,7 +22,7 @@ from plotly.subplots import make_subplots
 from . import style
 
 
-def requant_figure(q1, q2_int, q2_float, *, max_points: int = 512, title: str | None = None) -> go.Figure:
+def requant_figure(q1: ArrayLike, q2_int: ArrayLike, q2_float: ArrayLike, *, max_points: int = 512, title: str | None = None) -> go.Figure:
     """q2 from both paths against the input code, and their difference (in codes) below."""
     q1, q2_int, q2_float = (np.asarray(a).ravel() for a in (q1, q2_int, q2_float))
     order = np.argsort(q1, kind="stable")

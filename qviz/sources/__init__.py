@@ -16,9 +16,16 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 
 from .base import DEFAULT_MAX_NUMEL, Source, SourceError, TensorInfo, fail, label_of
 from .builtin import builtin_names, open_builtin
+from .folder import open_folder
+from .gguf_src import GGUFSource
+from .npy import NpySource
+from .onnx_src import OnnxSource
+from .safetensors_src import SafetensorsSource
+from .torch_pt import TorchSource
 
 EXTENSIONS = {
     ".npy": "npy",
@@ -57,22 +64,23 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _reader(kind: str):
+def _reader(kind: str) -> Callable[..., Source]:
+    cls: Callable[..., Source]
     if kind == "npy":
-        from .npy import NpySource as cls
+        cls = NpySource
     elif kind == "torch":
-        from .torch_pt import TorchSource as cls
+        cls = TorchSource
     elif kind == "gguf":
-        from .gguf_src import GGUFSource as cls
+        cls = GGUFSource
     elif kind == "safetensors":
-        from .safetensors_src import SafetensorsSource as cls
+        cls = SafetensorsSource
     else:
-        from .onnx_src import OnnxSource as cls
+        cls = OnnxSource
     return cls
 
 
 def open_source(
-    path_or_bytes,
+    path_or_bytes: str | os.PathLike[str] | bytes | bytearray | memoryview,
     name: str | None = None,
     *,
     max_numel: int = DEFAULT_MAX_NUMEL,
@@ -116,14 +124,13 @@ def open_source(
     if isinstance(path_or_bytes, str) and path_or_bytes in builtin_names() and not os.path.exists(path_or_bytes):
         return open_builtin(path_or_bytes, max_numel=max_numel)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        data: bytes | str
         data, label = bytes(path_or_bytes), label_of(None, name or "upload")
         head = data[:16]
         size = len(data)
     elif isinstance(path_or_bytes, (str, os.PathLike)):
         data, label = os.fspath(path_or_bytes), label_of(path_or_bytes, name)
-        if os.path.isdir(data):
-            from .folder import open_folder
-
+        if isinstance(data, str) and os.path.isdir(data):
             return open_folder(data, label, max_numel)
         if not os.path.isfile(data):
             raise fail(label, "does not exist", f"check the path, or choose a built-in ({', '.join(builtin_names())})")

@@ -23,6 +23,8 @@ Example
 from __future__ import annotations
 
 import math
+from typing import Any
+
 import os
 from dataclasses import dataclass, field
 
@@ -109,7 +111,7 @@ class TensorInfo:
         return tuple(out)
 
 
-def torch_to_float32(t) -> np.ndarray:
+def torch_to_float32(t: Any) -> np.ndarray:
     """A torch tensor (any real dtype, quantized included) as a float32 ndarray."""
     import torch
 
@@ -215,7 +217,7 @@ class Source:
     def _read(self, name: str):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def quantized(self, name: str):
+    def quantized(self, name: str) -> Any:
         """``name`` as stored, a :class:`qviz.quantized.QuantizedTensor` (quantized checkpoints only)."""
         info = self.info(name)
         raise fail(self.label, f"tensor {name!r} is stored as {info.dtype}, not quantized", "open a quantized checkpoint")
@@ -245,7 +247,7 @@ class Source:
         return f"<{type(self).__name__} {self.label!r}: {len(self)} tensors, {self.total_numel():,} values>"
 
 
-def label_of(path, name: str | None) -> str:
+def label_of(path: Any, name: str | None) -> str:
     """The file name messages use."""
     if name:
         return os.path.basename(str(name)) or str(name)

@@ -24,6 +24,9 @@ import json
 import os
 
 from .base import DEFAULT_MAX_NUMEL, Source, fail
+from .safetensors_src import SafetensorsSource
+from .torch_pt import TorchSource
+from .onnx_src import OnnxSource
 
 
 class FolderSource(Source):
@@ -78,19 +81,13 @@ def _torch_shards(folder: str, label: str) -> list[str]:
 def open_folder(folder: str, label: str, max_numel: int = DEFAULT_MAX_NUMEL) -> Source:
     """The model in ``folder`` (see the module docstring)."""
     if glob.glob(os.path.join(folder, "*.safetensors")) or glob.glob(os.path.join(folder, "*.safetensors.index.json")):
-        from .safetensors_src import SafetensorsSource
-
         return SafetensorsSource(folder, label, max_numel)
     shards = _torch_shards(folder, label)
     if shards:
-        from .torch_pt import TorchSource
-
         parts = [TorchSource(p, f"{label}/{os.path.basename(p)}", max_numel) for p in shards]
         return parts[0] if len(parts) == 1 else FolderSource(parts, label, max_numel)
     onnx_files = glob.glob(os.path.join(folder, "*.onnx"))
     if len(onnx_files) == 1:
-        from .onnx_src import OnnxSource
-
         return OnnxSource(onnx_files[0], f"{label}/{os.path.basename(onnx_files[0])}", max_numel)
     what = f"{len(onnx_files)} .onnx files" if onnx_files else "no model files (.safetensors, .bin/.pt/.pth shards or one .onnx)"
     raise fail(label, f"is a folder with {what}", "choose one .onnx file" if onnx_files else "choose a file or a model folder")

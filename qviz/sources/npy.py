@@ -15,6 +15,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import io
 import os
 import zipfile
@@ -112,7 +114,7 @@ class NpySource(Source):
         The file name (decides ``.npy`` vs ``.npz`` for bytes).
     """
 
-    def __init__(self, data, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
+    def __init__(self, data: Any, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
         super().__init__(label, max_numel)
         self._data = data
         self._zip = None

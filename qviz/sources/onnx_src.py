@@ -22,6 +22,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 
 import numpy as np
@@ -44,7 +46,7 @@ def _dtype(data_type: int) -> str:
 class OnnxSource(Source):
     """An ``.onnx`` file (path or bytes); external data resolved against the file's folder."""
 
-    def __init__(self, data, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
+    def __init__(self, data: Any, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
         super().__init__(label, max_numel)
         import onnx
 

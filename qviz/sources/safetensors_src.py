@@ -18,6 +18,10 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
+from typing import BinaryIO
+
 import glob
 import json
 import math
@@ -51,7 +55,7 @@ DTYPES = {
 _CORRUPT = "the file is corrupted or truncated: download or save it again"
 
 
-def parse_header(fp, size: int, label: str) -> tuple[dict, int]:
+def parse_header(fp: BinaryIO, size: int, label: str) -> tuple[dict, int]:
     """Read and validate the header at ``fp``; return ``({name: entry}, data_start)``."""
     if size == 0:
         raise fail(label, "is empty (0 bytes)", "choose the real .safetensors file")
@@ -64,8 +68,8 @@ def parse_header(fp, size: int, label: str) -> tuple[dict, int]:
         header = json.loads(fp.read(n).decode("utf-8"))
         if not isinstance(header, dict):
             raise ValueError("not a JSON object")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise fail(label, f"header is not valid JSON ({e})", _CORRUPT) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise fail(label, f"header is not valid JSON ({err})", _CORRUPT) from None
     header.pop("__metadata__", None)
     data_size = size - 8 - n
     for name, e in header.items():
@@ -121,7 +125,7 @@ class SafetensorsSource(Source):
         The name messages use.
     """
 
-    def __init__(self, data, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
+    def __init__(self, data: Any, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
         super().__init__(label, max_numel)
         self._bytes = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else None
         self._where: dict[str, tuple[str | None, dict, int]] = {}
@@ -138,7 +142,7 @@ class SafetensorsSource(Source):
         folder = path if os.path.isdir(path) else os.path.dirname(path)
         index = [path] if not os.path.isdir(path) else sorted(glob.glob(os.path.join(folder, "*.safetensors.index.json")))
         if index:
-            from .folder import shard_index
+            from .folder import shard_index  # here, not on top: folder imports this module
 
             shards = [os.path.basename(p) for p in shard_index(index[0], self.label)]
         else:
@@ -150,16 +154,18 @@ class SafetensorsSource(Source):
         for s in shards:
             self._add_file(os.path.join(folder, s), f"{self.label}/{s}")
 
-    def _add_file(self, path: str | None, label: str):
+    def _add_file(self, path: str | None, label: str) -> None:
+        fp: BinaryIO
         if path is None:
             import io
 
+            assert self._bytes is not None  # no path: the source was opened from bytes
             fp, size = io.BytesIO(self._bytes), len(self._bytes)
         else:
             try:
                 fp, size = open(path, "rb"), os.path.getsize(path)
-            except OSError as e:
-                raise fail(label, f"cannot be opened ({e.strerror})", "check the path and its permissions") from None
+            except OSError as err:
+                raise fail(label, f"cannot be opened ({err.strerror})", "check the path and its permissions") from None
         with fp:
             header, start = parse_header(fp, size, label)
         for name, e in header.items():
@@ -187,12 +193,13 @@ class SafetensorsSource(Source):
         begin, end = e["data_offsets"]
         buf = np.empty(end - begin, dtype=np.uint8)
         if path is None:
+            assert self._bytes is not None  # no path: the source was opened from bytes
             buf[:] = np.frombuffer(self._bytes, np.uint8, end - begin, start + begin)
         else:
             try:
                 with open(path, "rb", buffering=0) as f:
                     f.seek(start + begin)
-                    view, got = memoryview(buf), 0
+                    view, got = memoryview(buf), 0  # type: ignore[arg-type]  # numpy arrays are buffers; numpy's stubs do not say so
                     while got < buf.size:  # one read returns at most ~2 GB
                         n = f.readinto(view[got:])
                         if not n:

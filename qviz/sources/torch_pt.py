@@ -24,6 +24,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import io
 import os
 import pickle
@@ -53,7 +55,7 @@ def _dtype_name(t) -> str:
     return str(t.dtype).replace("torch.", "")
 
 
-def flatten(obj, prefix: str = "", out: dict | None = None, depth: int = 0) -> dict:
+def flatten(obj: Any, prefix: str = "", out: dict | None = None, depth: int = 0) -> dict:
     """``{dotted name: tensor}`` from nested dicts / lists / tuples / TorchScript placeholders."""
     import torch
 
@@ -87,7 +89,7 @@ def _short(e: Exception) -> str:
 class TorchSource(Source):
     """A pickled state dict or TorchScript archive (path or bytes), loaded lazily with ``mmap``."""
 
-    def __init__(self, data, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
+    def __init__(self, data: Any, label: str, max_numel: int = DEFAULT_MAX_NUMEL):
         super().__init__(label, max_numel)
         import torch
 
@@ -102,7 +104,7 @@ class TorchSource(Source):
                 fp.seek(0)
                 head = fp.read(2)
             else:
-                with open(fp, "rb") as f:
+                with open(data, "rb") as f:
                     head = f.read(2)
             if head == b"PK":
                 raise fail(

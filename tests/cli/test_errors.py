@@ -87,7 +87,7 @@ def test_unexpected_error_is_one_line_exit_1(capsys, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("something\nbroke")
 
-    monkeypatch.setattr(sys.modules["qviz.analyze"], "analyze", boom)
+    monkeypatch.setattr(sys.modules["qviz.cli_commands"], "analyze", boom)  # imported at the top of cli_commands
     rc, out, err = run(capsys, "scan", "samples")
     assert rc == 1 and out == "" and "Traceback" not in err
     assert err.splitlines() == ["qviz: internal error: RuntimeError: something broke (re-run with QVIZ_DEBUG=1 to see the traceback)"]
