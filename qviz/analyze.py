@@ -155,6 +155,7 @@ def analyze(
     progress=None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
+    scheduler=None,
     **options,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
@@ -175,6 +176,11 @@ def analyze(
     chunk_numel : int
         Tensors with more values are analysed in row chunks of about this many
         values (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+    scheduler : str or distributed.Client, optional
+        Run one task per tensor on a Dask cluster (:mod:`qviz.distributed`): ``"local:N"`` (N
+        worker processes on this machine), ``"tcp://host:8786"`` (a running ``dask scheduler``),
+        or a connected ``Client``. ``source`` must then be a path or a built-in name the workers
+        can open. Same DataFrame as without it, bit for bit.
     **options
         Passed to the calibration method.
 
@@ -190,6 +196,11 @@ def analyze(
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    if scheduler is not None:  # the scan on a Dask cluster
+        from .distributed import analyze_on_cluster
+
+        return analyze_on_cluster(source, spec, method, scheduler, activations=activations, progress=progress,
+                                  sample_numel=sample_numel, chunk_numel=chunk_numel, **options)
     src = source if isinstance(source, Source) else open_source(source)
     names = src.names()
     capture = activations and callable(getattr(src, "capture", None))
