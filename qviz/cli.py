@@ -150,7 +150,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parent = spec_parent()
     for name, (fn, helptext, example, add) in c.COMMANDS.items():
-        p = sub.add_parser(name, parents=[] if name == "app" else [parent], help=helptext, description=helptext,
+        p = sub.add_parser(name, parents=[] if name in ("app", "sweep") else [parent], help=helptext, description=helptext,
                            epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
         add(p)
         p.set_defaults(func=fn)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export, sensitivity or app (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, sweep or app (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .cli import UsageError, dump_json, emit, method_options, open_path, options_for, progress_for, spec_from_args
+from .cli_sweep import sweep_args, sweep_cmd
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -55,12 +56,17 @@ def scan(a) -> int:
     method, options = method_options(a)
     from .analyze import analyze
 
-    src = open_path(a.path)
-    bar = progress_for(a)
-    try:
-        df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
-    finally:
-        bar.close()
+    if a.scheduler:  # the scan on a Dask cluster: the workers open the path themselves
+        from .cli_cluster import scan_on_cluster
+
+        df, src = scan_on_cluster(a, spec, method, options)
+    else:
+        src = open_path(a.path)
+        bar = progress_for(a)
+        try:
+            df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+        finally:
+            bar.close()
     _check_readable(df, src.label)
     if a.format == "csv":
         out = df.assign(shape=df["shape"].map(lambda s: "x".join(map(str, s)))).to_csv(index=False)
@@ -232,6 +238,8 @@ def _scan_args(p):
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
     p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run one task per tensor on a Dask cluster: tcp://host:8786 "
+                   "(a running `dask scheduler`) or local[:N] (N worker processes here); same table")
 
 
 def _calibrate_args(p):
@@ -286,6 +294,10 @@ COMMANDS = {
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
                     "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
+    "sweep": (sweep_cmd, "Every tensor under every bits × granularity × calibrator setting; the best setting per tensor "
+              "for a bits budget (locally or on a Dask cluster).",
+              "qviz sweep model.safetensors --bits 2,3,4,8 --granularity tensor,channel,group --calibrator minmax,mse "
+              "--budget 4.5 --out sweep.csv --scheduler local:2", sweep_args),
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }

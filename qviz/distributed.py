@@ -240,7 +240,7 @@ class Meter:
         self.values += numel
         if self.progress:
             dt = max(time.perf_counter() - self.t0, 1e-9)
-            self.progress(self.done, self.total, f"{name} · {self.values / dt / 1e6:,.1f}M values/s")
+            self.progress(self.done, self.total, f"{name} · {self.values / dt / 1e6:.3g}M values/s")
 
     def rate(self) -> float:
         return self.values / max(time.perf_counter() - self.t0, 1e-9)
