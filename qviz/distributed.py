@@ -202,10 +202,10 @@ def activation_task(path: str, spec, method: str, options: dict, sample_numel) -
     return [activation_row(act) for act in src.capture(spec, method, **kw, **options)]
 
 
-def listing_task(path: str) -> tuple[str, list[tuple[str, int]], bool]:
-    """``(label, [(name, numel)], has activations)`` of ``path`` as a worker sees it."""
+def listing_task(path: str) -> tuple[str, list, bool]:
+    """``(label, [TensorInfo], has activations)`` of ``path`` as a worker sees it."""
     src = worker_source(path)
-    return src.label, [(n, src.info(n).numel) for n in src.names()], callable(getattr(src, "capture", None))
+    return src.label, [src.info(n) for n in src.names()], callable(getattr(src, "capture", None))
 
 
 # --------------------------------------------------------------------------- on the client
@@ -281,9 +281,11 @@ def analyze_on_cluster(
         tag = uuid.uuid4().hex[:8]
         label, listing, can_capture = client.submit(listing_task, path, key=f"qviz-list-{tag}").result()
         futures, labels = [], []
-        for i, (name, numel) in enumerate(listing):
-            futures.append(submit_weight(client, path, name, numel, spec, method, options, chunk_numel, key=f"qviz-w{i}-{tag}"))
-            labels.append((name, numel))
+        for i, info in enumerate(listing):
+            futures.append(
+                submit_weight(client, path, info.name, info.numel, spec, method, options, chunk_numel, key=f"qviz-w{i}-{tag}", info=info)
+            )
+            labels.append((info.name, info.numel))
         capture = activations and can_capture
         if capture:
             futures.append(
@@ -295,7 +297,7 @@ def analyze_on_cluster(
         if capture:
             rows += results[-1]
     if log:
-        log(f"{len(listing)} tensors, {sum(n for _, n in listing):,} values on the cluster")
+        log(f"{len(listing)} tensors, {sum(i.numel for i in listing):,} values on the cluster")
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

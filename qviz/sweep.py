@@ -217,10 +217,10 @@ def sweep(
             tag = uuid.uuid4().hex[:8]
             _, listing, _ = client.submit(listing_task, path, key=f"qviz-list-{tag}").result()
             futures = [
-                client.submit(sweep_task, path, n, points, chunk_numel, key=f"qviz-sweep{i}-{tag}", pure=False)
-                for i, (n, _) in enumerate(listing)
+                client.submit(sweep_task, path, info.name, points, chunk_numel, key=f"qviz-sweep{i}-{tag}", pure=False)
+                for i, info in enumerate(listing)
             ]
-            labels = [(n, numel * len(points)) for n, numel in listing]
+            labels = [(info.name, info.numel * len(points)) for info in listing]
             rows = [r for part in run_ordered(client, futures, labels, progress) for r in part]
     return pd.DataFrame(rows, columns=SETTING_COLUMNS + COLUMNS)
 
