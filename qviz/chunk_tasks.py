@@ -57,6 +57,8 @@ def read_rows(src, name: str, start: int, stop: int) -> np.ndarray:
     from .sources.safetensors_src import DTYPES, SafetensorsSource, _widen
 
     info = src.info(name)
+    if not info.shape or not 0 <= start < stop <= info.shape[0]:
+        raise ValueError(f"rows {start}:{stop} are outside tensor {name!r} of shape {info.shape}")
     owner = src._owner[name] if isinstance(src, FolderSource) else src
     where = getattr(owner, "_where", {}).get(name) if isinstance(owner, SafetensorsSource) else None
     if where is not None and where[1]["dtype"] in DTYPES and info.numel <= src.max_numel and where[0] is not None:
