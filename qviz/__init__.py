@@ -37,6 +37,9 @@ from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# sweeps (bits × granularity × calibrator), locally or on a Dask cluster (dask imported only when used)
+from .sweep import best_settings, sweep
+
 __all__ = [
     "QuantSpec",
     "PerTensor",
@@ -86,4 +89,7 @@ __all__ = [
     "quantized_matmul",
     "quantized_conv2d",
     "check_matmul",
+    # sweeps
+    "sweep",
+    "best_settings",
 ]

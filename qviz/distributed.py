@@ -98,12 +98,13 @@ def parse_scheduler(scheduler: str) -> tuple[str, object]:
 
 
 @contextlib.contextmanager
-def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT, log=None):
+def connect(scheduler, *, timeout: float | None = None, log=None):
     """A connected :class:`distributed.Client` for ``scheduler`` (see the module docstring), closed after.
 
     ``log(text)`` receives one line with the cluster's size and dashboard link.
     """
     distributed = require_distributed()
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     if isinstance(scheduler, distributed.Client):
         yield scheduler
         return
@@ -269,7 +270,7 @@ def analyze_on_cluster(
     sample_numel: int | None = None,
     chunk_numel: int,
     log=None,
-    timeout: float = CONNECT_TIMEOUT,
+    timeout: float | None = None,
     **options,
 ) -> pd.DataFrame:
     """:func:`qviz.analyze` with each tensor a task on ``scheduler``'s cluster (same DataFrame)."""

@@ -210,10 +210,10 @@ def sweep(
             if progress:
                 progress(i + 1, len(names), name)
     else:
-        from .distributed import CONNECT_TIMEOUT, cluster_path, connect, listing_task, run_ordered
+        from .distributed import cluster_path, connect, listing_task, run_ordered
 
         path = cluster_path(source)
-        with connect(scheduler, timeout=CONNECT_TIMEOUT, log=log) as client:
+        with connect(scheduler, log=log) as client:
             tag = uuid.uuid4().hex[:8]
             _, listing, _ = client.submit(listing_task, path, key=f"qviz-list-{tag}").result()
             futures = [
