@@ -188,3 +188,25 @@ def test_without_dask_qviz_imports_and_the_cluster_path_says_what_to_install():
     assert out[1] == "rows 10"
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("qviz: error: scanning on a cluster needs Dask"), r.stderr
+
+
+def test_a_worker_process_killed_mid_scan_changes_nothing(cluster, ckpt):
+    """SIGKILL one LocalCluster worker while tensors are pending: Dask reruns its tasks, same DataFrame."""
+    spec = qviz.QuantSpec(bits=4)
+    expected = qviz.analyze(ckpt, spec, "mse", chunk_numel=CHUNK)
+    killed = {}
+    import os
+    import signal
+
+    victim, pid = sorted(cluster.run(os.getpid).items())[0]
+
+    def progress(done, total, text):
+        if done == 1 and not killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.update(victim=victim, done=done, total=total)
+
+    got = qviz.analyze(str(ckpt), spec, "mse", chunk_numel=CHUNK, scheduler=cluster, progress=progress)
+    assert killed and killed["done"] < killed["total"]
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    cluster.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests after
+    assert killed["victim"] not in cluster.scheduler_info(n_workers=-1)["workers"]
