@@ -39,7 +39,13 @@ from .spec import PerChannel, QuantSpec
 #: spanning histogram calibrations are split into chunks only up to this many blocks (a chunk's
 #: fine histogram is blocks × 2 × 16384 float64)
 MAX_SPAN_BLOCKS = 16
-HISTOGRAM_METHODS = ("percentile", "entropy", "mse", "aciq")
+
+
+def _histogram(method: str) -> bool:
+    """Whether ``method`` calibrates on the streaming histogram (its record in the calibrator registry)."""
+    from .calibrate.registry import get_method
+
+    return get_method(method).needs_histogram
 
 
 # --------------------------------------------------------------------------- reading rows
@@ -164,7 +170,7 @@ def plan_task(scans: list, spec: QuantSpec, shape: tuple, method: str, options: 
     grid = blocks.grid_shape(shape, tspec.granularity)
     cal = Calibrator(tspec, method, **options)
     parts = [s["blocks"] for s in scans]
-    if method in HISTOGRAM_METHODS:
+    if _histogram(method):
         plan["R"] = _replay_ranges(cal, parts, grid, record_R=True)
         return plan
     _replay_ranges(cal, parts, grid)
@@ -361,7 +367,7 @@ def plan_chunks(info, spec: QuantSpec, method: str, chunk_numel: int):
         return None
     tspec, _ = weight_spec(spec, info.shape)
     spans = spans_chunks(tspec, len(info.shape))
-    if spans and method in HISTOGRAM_METHODS:
+    if spans and _histogram(method):
         if int(np.prod(blocks.grid_shape(info.shape, tspec.granularity), dtype=np.int64)) > MAX_SPAN_BLOCKS:
             return None
     rows = row_ranges(info.shape, tspec, chunk_numel)
@@ -384,7 +390,7 @@ def submit_weight(client, path: str, name: str, numel: int, spec, method: str, o
     measures = [sub(measure_task, path, name, spec, method, options, r, k, plan, spans, key=f"{key}-measure{k}", pure=False)
                 for k, r in enumerate(rows)]
     calibration = errors = None
-    if spans and method in HISTOGRAM_METHODS:
+    if spans and _histogram(method):
         calibration = sub(calibrate_task, scans, measures, spec, shape, method, options, key=f"{key}-cal", pure=False)
         errors = [sub(errors_task, path, name, r, calibration, key=f"{key}-err{k}", pure=False) for k, r in enumerate(rows)]
     return sub(merge_task, path, name, spec, method, options, chunk_numel, scans, plan, measures, calibration, errors,

@@ -26,13 +26,14 @@ def _list(text: str, what: str, cast=str) -> list:
 
 
 def sweep_cmd(a) -> int:
+    from .calibrate.registry import all_options
     from .distributed import stderr_log
     from .spec import QuantSpec
     from .sweep import best_settings, sweep
 
     base = QuantSpec(signed=not a.unsigned, symmetric=a.symmetric, narrow_range=a.narrow_range,
                      quantizer="midrise" if a.midrise else "midtread")
-    opts = {} if a.percentile is None else {"percentile": a.percentile}
+    opts = {o.name: getattr(a, o.name) for o in all_options().values() if getattr(a, o.name, None) is not None}
     if a.budget is not None and a.budget <= 0:
         raise UsageError(f"--budget must be a positive number of bits per value, got {a.budget}")
     bar = progress_for(a)
@@ -80,4 +81,9 @@ def sweep_args(p):
     g.add_argument("--midrise", action="store_true", help="mid-rise quantizer")
     g.add_argument("--axis", type=int, help="channel axis (default 0) or group axis (default -1)")
     g.add_argument("--group-size", type=int, default=32, help="values per group (default 32)")
-    g.add_argument("--percentile", type=float, help="percentile of the percentile calibrator (default 99.99)")
+    from .calibrate.registry import all_options, takers
+
+    c = p.add_argument_group("calibrator options (each reaches the calibrators that take it)")
+    for o in all_options().values():
+        c.add_argument(o.flag, dest=o.name, type=o.type, choices=o.choices or None,
+                       help=f"{o.help} ({', '.join(takers(o.name)) or 'every calibrator'}; default {o.default})")

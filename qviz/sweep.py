@@ -66,7 +66,7 @@ def settings(
 
     ``options`` (e.g. ``percentile=99.9``) reach the calibrators that take them.
     """
-    from .calibrate.calibrator import HISTOGRAM_OPTIONS, METHODS
+    from .calibrate.registry import METHODS, options_for
 
     base = base or QuantSpec()
     bits, granularity, calibrator = _listed(bits, "bits"), _listed(granularity, "granularity"), _listed(calibrator, "calibrator")
@@ -76,6 +76,10 @@ def settings(
     for m in calibrator:
         if m not in METHODS:
             raise ValueError(f"calibrator {m!r} is not one of {', '.join(METHODS)}")
+    from .calibrate import Calibrator
+
+    for m in calibrator:  # every option's check runs here, before any tensor is read
+        Calibrator(dataclasses.replace(base, granularity=PerTensor()), m, **options_for(m, options))
     out = []
     for b in bits:
         if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
@@ -89,7 +93,7 @@ def settings(
                 gran, glabel = PerGroup(group_size, -1 if axis is None else axis), f"group{group_size}"
             spec = dataclasses.replace(base, bits=int(b), granularity=gran)  # QuantSpec validates bits
             for m in calibrator:
-                opts = {k: v for k, v in options.items() if k in METHODS[m][1] or k in HISTOGRAM_OPTIONS}
+                opts = options_for(m, options)
                 out.append(Setting(f"int{b} {glabel} {m}", spec, m, opts, g))
     return out
 
