@@ -121,13 +121,16 @@ def main(argv=None) -> int:
               f"page-cache read {warm(big) / 1e9:.1f} GB/s")
         spec = qviz.QuantSpec(bits=8, granularity=qviz.PerChannel(0))
         t_start = time.perf_counter()
-        with distributed.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=50) as lc, distributed.Client(lc, set_as_default=False) as client:
+        from qviz.distributed import fast_malloc
+
+        with fast_malloc(), distributed.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
+                                                     dashboard_address=None, silence_logs=50) as lc, \
+                distributed.Client(lc, set_as_default=False) as client:
             client.run(lambda: __import__("qviz"))  # import once per worker, as a long-lived cluster has
             print(f"LocalCluster: {a.workers} single-threaded workers, started in {time.perf_counter() - t_start:.1f} s")
             rows = []
             for method in a.methods.split(","):
-                qviz.analyze(big, spec, method, scheduler=client)  # warm the workers' source cache and code paths
+                client.run(lambda: __import__("qviz.distributed").distributed.worker_source(big).names())  # headers once
                 t1, df1 = timed(lambda: qviz.analyze(big, spec, method))
                 tn, dfn = timed(lambda: qviz.analyze(big, spec, method, scheduler=client))
                 pd.testing.assert_frame_equal(dfn, df1, check_exact=True)
@@ -148,7 +151,7 @@ def main(argv=None) -> int:
             mb, mvalues = write_sharded(many, 0, a.dtype, n_shards=a.shards, small=(shape, per))
             warm(many)
             n_tasks = a.shards * per
-            qviz.analyze(many, spec, "minmax", scheduler=client)
+            client.run(lambda: __import__("qviz.distributed").distributed.worker_source(many).names())
             t1, d1 = timed(lambda: qviz.analyze(many, spec, "minmax"))
             tn, dn = timed(lambda: qviz.analyze(many, spec, "minmax", scheduler=client))
             pd.testing.assert_frame_equal(dn, d1, check_exact=True)

@@ -112,6 +112,7 @@ def connect(scheduler, *, timeout: float | None = None, log=None):
     if kind == "local":
         n = arg or os.cpu_count() or 1
         with contextlib.ExitStack() as stack:
+            stack.enter_context(fast_malloc())
             cluster = stack.enter_context(
                 distributed.LocalCluster(
                     n_workers=n,
@@ -137,6 +138,19 @@ def connect(scheduler, *, timeout: float | None = None, log=None):
         yield client
     finally:
         client.close()
+
+
+def fast_malloc():
+    """Dask config for worker processes without the nanny's ``MALLOC_TRIM_THRESHOLD_=65536``.
+
+    Setting that threshold freezes glibc's mmap threshold at 128 KB, so every large numpy
+    temporary is mmap'd, page-faulted and unmapped again: the same chunk task ran 1.75× slower
+    here with it (``benchmarks/distributed_scan.py``). For ``dask worker``, start the workers with
+    ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None`` (or ``--no-nanny``).
+    """
+    import dask
+
+    return dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
 
 
 def _announce(client, log, what: str) -> None:

@@ -28,7 +28,7 @@ CHUNK = 600
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(
+    with qd.fast_malloc(), distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
     ) as lc, distributed.Client(lc, set_as_default=False) as client:
         yield client
