@@ -30,6 +30,7 @@ the single-process scan gives.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def read_rows(src, name: str, start: int, stop: int) -> np.ndarray:
         buf = np.empty(n, dtype=np.uint8)
         with open(path, "rb", buffering=0) as f:
             f.seek(data_start + e["data_offsets"][0] + start * row_bytes)
-            view, got = memoryview(buf), 0
+            view, got = buf.data, 0
             while got < n:
                 k = f.readinto(view[got:])
                 if not k:
@@ -120,7 +121,7 @@ def scan_task(path: str, name: str, spec: QuantSpec, rows: tuple, spans: bool):
         c = read_rows(src, name, *rows)
         finite = np.isfinite(c)
         vals = c if finite.all() else c[finite]
-        out = dict(nonfinite=int(c.size - vals.size), n_finite=int(vals.size), lo=None, hi=None, shift=None)
+        out: dict[str, Any] = dict(nonfinite=int(c.size - vals.size), n_finite=int(vals.size), lo=None, hi=None, shift=None)
         if vals.size:
             out.update(lo=float(vals.min()), hi=float(vals.max()), shift=float(vals.ravel()[: _moments_chunk()].astype(np.float64).mean()))
         clo, chi = blocks.block_min_max(c, PerChannel(a))
@@ -204,7 +205,7 @@ def measure_task(path: str, name: str, spec: QuantSpec, method: str, options: di
             d -= plan["shift"]
             d2 = d * d
             sums.append((d.size, np.array([d.sum(), d2.sum(), (d2 * d).sum(), (d2 * d2).sum()])))
-        out = dict(sums=sums, calibration=None, error=None, errors=None, fine=None)
+        out: dict[str, Any] = dict(sums=sums, calibration=None, error=None, errors=None, fine=None)
         if not spans:
             try:
                 cal = calibrate(c, tspec, method, **options)
@@ -346,9 +347,9 @@ def merge_task(path: str, name: str, spec: QuantSpec, method: str, options: dict
             cals = [cal]
             parts = errors if errors is not None else [meas["errors"] for meas in measures]
         quant = range_summary(cals)
-        total = None
-        for part in parts:
-            total = part if total is None else total.merge(part, same_blocks=spans)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total.merge(part, same_blocks=spans)
         metrics = total.metrics().as_dict()
         metrics.pop("nonfinite")
         row.update(quant, **metrics)

@@ -214,7 +214,7 @@ def activation_task(path: str, spec, method: str, options: dict, sample_numel) -
 
     src = worker_source(path)
     kw = {} if sample_numel is None else {"sample_numel": sample_numel}
-    return [activation_row(act) for act in src.capture(spec, method, **kw, **options)]
+    return [activation_row(act) for act in src.capture(spec, method, **kw, **options)]  # type: ignore[attr-defined]
 
 
 def listing_task(path: str) -> tuple[str, list, bool]:

@@ -85,6 +85,7 @@ def settings(
         if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
             raise ValueError(f"bits must be integers (e.g. 2,3,4,8), got {b!r}")
         for g in granularity:
+            gran: PerTensor | PerChannel | PerGroup
             if g == "tensor":
                 gran, glabel = PerTensor(), "tensor"
             elif g == "channel":
@@ -122,8 +123,8 @@ class OneTensor(Source):
 
     def load(self, name: str) -> np.ndarray:
         self.info(name)
-        if self._err is not None:
-            raise self._err
+        if self._err is not None or self._x is None:
+            raise self._err or ValueError(f"{self.label}: tensor {name!r} could not be read")
         return self._x
 
 
