@@ -279,7 +279,7 @@ def analyze_on_cluster(
     method: str,
     scheduler,
     *,
-    activations: bool = True,
+    activations: bool | None = None,
     progress=None,
     sample_numel: int | None = None,
     chunk_numel: int,
@@ -301,7 +301,7 @@ def analyze_on_cluster(
                 submit_weight(client, path, info.name, info.numel, spec, method, options, chunk_numel, key=f"qviz-w{i}-{tag}", info=info)
             )
             labels.append((info.name, info.numel))
-        capture = activations and can_capture
+        capture = activations is not False and can_capture  # None: the built-ins' default, with activations
         if capture:
             futures.append(
                 client.submit(activation_task, path, spec, method, options, sample_numel, key=f"qviz-act-{tag}", pure=False)
