@@ -62,6 +62,7 @@ def scan(a) -> int:
 
         if a.activations or a.data:
             raise UsageError("--activations/--data run your model in this process; scan on a cluster without them")
+        act = None
         df, src = scan_on_cluster(a, spec, method, options)
     else:
         src = open_path(a.path)
