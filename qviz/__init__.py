@@ -33,11 +33,14 @@ from .intarith import (
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
 from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
+from .positions import layer_position
 from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# the transforms lab: SmoothQuant, Hadamard rotations, layer output error (qviz/transforms/)
+from .transforms import hadamard, layer_output_error, smooth_scales
 # activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
 from . import data
 from .capture import open_model as open_user_model
@@ -82,6 +85,7 @@ __all__ = [
     "user_quantizer",
     "output_fidelity",
     "token_channel",
+    "layer_position",
     # from layer error to model error
     "ModelQuantizer",
     "task_metric",
@@ -101,6 +105,10 @@ __all__ = [
     "quantized_matmul",
     "quantized_conv2d",
     "check_matmul",
+    # the transforms lab
+    "smooth_scales",
+    "hadamard",
+    "layer_output_error",
     # sweeps
     "sweep",
     "best_settings",
