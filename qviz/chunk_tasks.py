@@ -317,7 +317,7 @@ def merge_task(path: str, name: str, spec: QuantSpec, method: str, options: dict
             ch_lo, ch_hi = scans[0]["ch_lo"], scans[0]["ch_hi"]
             for s in scans[1:]:
                 ch_lo, ch_hi = np.minimum(ch_lo, s["ch_lo"]), np.maximum(ch_hi, s["ch_hi"])
-        stats["channel_range_ratio"] = range_ratio(ch_lo, ch_hi) if shape[a] > 1 else math.nan
+        stats["channel_range_ratio"] = range_ratio(ch_lo, ch_hi) if len(shape) >= 2 and shape[a] > 1 else math.nan
         row.update({k: stats[k] for k in an.STAT_COLUMNS})
         if stats["nonfinite"] == info.numel:
             row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
