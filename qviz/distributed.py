@@ -288,7 +288,7 @@ def analyze_on_cluster(
     **options,
 ) -> pd.DataFrame:
     """:func:`qviz.analyze` with each tensor a task on ``scheduler``'s cluster (same DataFrame)."""
-    from .analyze import COLUMNS
+    from .analyze import frame
     from .chunk_tasks import submit_weight
 
     path = cluster_path(source)
@@ -313,7 +313,7 @@ def analyze_on_cluster(
             rows += results[-1]
     if log:
         log(f"{len(listing)} tensors, {sum(i.numel for i in listing):,} values on the cluster")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return frame(rows)
 
 
 def stderr_log(text: str) -> None:

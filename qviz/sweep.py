@@ -227,7 +227,9 @@ def sweep(
             ]
             labels = [(info.name, info.numel * len(points)) for info in listing]
             rows = [r for part in run_ordered(client, futures, labels, progress) for r in part]
-    return pd.DataFrame(rows, columns=SETTING_COLUMNS + COLUMNS)
+    df = pd.DataFrame(rows, columns=SETTING_COLUMNS + COLUMNS)
+    df["block"] = pd.Series([r.get("block") for r in rows], index=df.index, dtype=object)  # as qviz.analyze.frame
+    return df
 
 
 def best_settings(table: pd.DataFrame, budget: float | None = None) -> pd.DataFrame:

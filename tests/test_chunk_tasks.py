@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 import qviz
 from qviz import chunk_tasks, distributed
-from qviz.analyze import COLUMNS, weight_row
+from qviz.analyze import frame, weight_row
 from qviz.sources import open_source
 
 RNG = np.random.default_rng(3)
@@ -73,7 +73,7 @@ def _rows_by_chunks(path, spec, method, options=None):
         info = src.info(name)
         rows.append(chunk_tasks.submit_weight(client, str(path), name, info.numel, spec, method, options or {}, CHUNK,
                                               key=f"t{i}", info=info))
-    return pd.DataFrame(rows, columns=COLUMNS), client.keys
+    return frame(rows), client.keys
 
 
 GRANULARITIES = [qviz.PerTensor(), qviz.PerChannel(0), qviz.PerChannel(1), qviz.PerGroup(8, -1), qviz.PerGroup(8, 0)]
