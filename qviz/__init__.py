@@ -48,6 +48,9 @@ from .capture import open_model as open_user_model
 from .impact.user_model import output_fidelity, user_quantizer
 from .tokens import token_channel
 
+# sweeps (bits × granularity × calibrator), locally or on a Dask cluster (dask imported only when used)
+from .sweep import best_settings, sweep
+
 __all__ = [
     "QuantSpec",
     "PerTensor",
@@ -108,4 +111,7 @@ __all__ = [
     "smooth_scales",
     "hadamard",
     "layer_output_error",
+    # sweeps
+    "sweep",
+    "best_settings",
 ]

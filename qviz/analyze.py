@@ -338,6 +338,7 @@ def analyze(
     chunk_numel: int = CHUNK,
     workers: int | None = None,
     cache: bool = False,
+    scheduler=None,
     **options: Any,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
@@ -376,6 +377,11 @@ def analyze(
         Reuse (and store) the result on disk for a checkpoint path (:mod:`qviz.scan_cache`,
         ``$XDG_CACHE_HOME/qviz``); keyed by each file's path, size, mtime and header digest and by
         every setting. Ignored for uploads (bytes), open sources and built-ins.
+    scheduler : str or distributed.Client, optional
+        Run one task per tensor on a Dask cluster (:mod:`qviz.distributed`): ``"local:N"`` (N
+        worker processes on this machine), ``"tcp://host:8786"`` (a running ``dask scheduler``),
+        or a connected ``Client``. ``source`` must then be a path or a built-in name the workers
+        can open. Same DataFrame as without it, bit for bit.
     **options
         Passed to the calibration method.
 
@@ -395,6 +401,13 @@ def analyze(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive number of threads (or None for every core), got {workers!r}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    if scheduler is not None:  # the scan on a Dask cluster
+        from .distributed import analyze_on_cluster
+
+        if data is not None:
+            raise ValueError("calibration data (data=) runs your model in this process; scan on a cluster without it")
+        return analyze_on_cluster(source, spec, method, scheduler, activations=activations, progress=progress,
+                                  sample_numel=sample_numel, chunk_numel=chunk_numel, **options)
     if data is not None:
         activations = True
     user = _user_model(source, activations, data)

@@ -29,7 +29,7 @@ from .spec import Granularity, PerChannel, PerGroup, PerTensor, QuantSpec
 
 
 #: Commands without the quantizer options (compare derives qviz's spec from each quantized tensor).
-NO_SPEC_OPTIONS = ("app", "compare", "cache")
+NO_SPEC_OPTIONS = ("app", "compare", "cache", "sweep")
 
 
 class UsageError(Exception):
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms, compare, app or cache (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms, compare, sweep, app or cache (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

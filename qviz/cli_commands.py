@@ -36,6 +36,7 @@ from .sources import builtin_names
 from .capture import OnnxModel, open_model
 from .data import data_kind
 from .impact.user_model import user_quantizer
+from .cli_sweep import sweep_args, sweep_cmd
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -71,15 +72,23 @@ def format_table(df: pd.DataFrame) -> str:
 def scan(a: argparse.Namespace) -> int:
     spec = spec_from_args(a)
     method, options = method_options(a)
-    src = open_path(a.path)
-    bar = progress_for(a)
-    act, run_kw = _activation_args(a)
-    target = a.path if act or os.path.exists(a.path) else src  # a path on disk can use the scan cache
-    try:
-        df = analyze(target, spec, method, activations=act, progress=bar, workers=a.workers, cache=not a.no_cache,
-                     **run_kw, **options)
-    finally:
-        bar.close()
+    if a.scheduler:  # the scan on a Dask cluster: the workers open the path themselves
+        from .cli_cluster import scan_on_cluster
+
+        if a.activations or a.data:
+            raise UsageError("--activations/--data run your model in this process; scan on a cluster without them")
+        act = None
+        df, src = scan_on_cluster(a, spec, method, options)
+    else:
+        src = open_path(a.path)
+        bar = progress_for(a)
+        act, run_kw = _activation_args(a)
+        target = a.path if act or os.path.exists(a.path) else src  # a path on disk can use the scan cache
+        try:
+            df = analyze(target, spec, method, activations=act, progress=bar, workers=a.workers, cache=not a.no_cache,
+                         **run_kw, **options)
+        finally:
+            bar.close()
     _check_readable(df, src.label)
     if act and df["flags"].str.contains("synthetic").any():
         _warn("note: activations from synthetic inputs (no --data): ranges from synthetic data can mislead")
@@ -317,6 +326,8 @@ def _scan_args(p):
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
     p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
     _data_args(p)
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run one task per tensor on a Dask cluster: tcp://host:8786 "
+                   "(a running `dask scheduler`) or local[:N] (N worker processes here); same table")
     p.add_argument("--activations", action="store_true",
                    help="also run your .onnx file or model folder and calibrate every MatMul/Gemm/Conv (Linear/Conv) input "
                         "(built-in text for models with a tokenizer, else synthetic inputs)")
@@ -418,6 +429,10 @@ COMMANDS = {
                 "qviz compare model-Q4_K_M.gguf model.safetensors --method mse --format csv --out lost.csv", _compare_args),
     "cache": (cache_cmd, "The scan cache ($XDG_CACHE_HOME/qviz, default ~/.cache/qviz): clear it, or print where it is.",
               "qviz cache clear", _cache_args),
+    "sweep": (sweep_cmd, "Every tensor under every bits × granularity × calibrator setting; the best setting per tensor "
+              "for a bits budget (locally or on a Dask cluster).",
+              "qviz sweep model.safetensors --bits 2,3,4,8 --granularity tensor,channel,group --calibrator minmax,mse "
+              "--budget 4.5 --out sweep.csv --scheduler local:2", sweep_args),
     "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
                  "(a file or a model folder) when given.",
             "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),

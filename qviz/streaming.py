@@ -78,15 +78,20 @@ def spans_chunks(spec: QuantSpec, ndim: int) -> bool:
     return isinstance(g, PerTensor) or (isinstance(g, PerChannel) and g.axis % ndim != 0)
 
 
-def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int) -> Iterator[np.ndarray]:
-    """Row slices of ``x`` of about ``chunk_numel`` values, aligned to per-group blocks on axis 0."""
-    per_row = max(int(np.prod(x.shape[1:], dtype=np.int64)), 1)
+def row_ranges(shape: tuple, spec: QuantSpec, chunk_numel: int) -> list[tuple[int, int]]:
+    """``[(start, stop), …]`` rows of each chunk of a tensor of ``shape`` (ndim ≥ 1); see :func:`chunks`."""
+    per_row = max(int(np.prod(shape[1:], dtype=np.int64)), 1)
     step = max(1, chunk_numel // per_row)
     g = spec.granularity
-    if isinstance(g, PerGroup) and g.axis % x.ndim == 0:
+    if isinstance(g, PerGroup) and g.axis % len(shape) == 0:
         step = max(g.group_size, step - step % g.group_size)
-    for i in range(0, x.shape[0], step):
-        yield x[i : i + step]
+    return [(i, min(i + step, shape[0])) for i in range(0, shape[0], step)]
+
+
+def chunks(x: np.ndarray, spec: QuantSpec, chunk_numel: int) -> Iterator[np.ndarray]:
+    """Row slices of ``x`` of about ``chunk_numel`` values, aligned to per-group blocks on axis 0."""
+    for a, b in row_ranges(x.shape, spec, chunk_numel):
+        yield x[a:b]
 
 
 def stream_stats(x: np.ndarray, spec: QuantSpec, chunk_numel: int, axis: int) -> dict:
