@@ -137,6 +137,6 @@ class QuantizedTensor:
     def saturated_share(self) -> float:
         """Share of values at the lowest or highest code of ``codebook``."""
         cb = np.asarray(self.codebook)
-        lo, hi = int(np.argmin(cb)), int(np.argmax(cb))
+        lo, hi = int(np.nanargmin(cb)), int(np.nanargmax(cb))  # FP8 codebooks hold NaN codes
         c = np.asarray(self.codes)
         return float(np.count_nonzero((c == lo) | (c == hi)) / c.size) if c.size else float("nan")

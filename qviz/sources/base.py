@@ -91,7 +91,7 @@ class TensorInfo:
         out = []
         if self.dtype == "bool":
             out.append("bool")
-        elif self.dtype.startswith(("int", "uint")):
+        elif self.dtype.startswith(("int", "uint")) and not self.quantized:  # int4 codes of a quantized weight load as floats
             out.append("integer")
         elif self.dtype.startswith("complex"):
             out.append("complex")
