@@ -1,0 +1,142 @@
+"""compressed-tensors checkpoints made by compressed-tensors' own compressors from MiniLM weights; its decompressors are the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import WEIGHTS, bits_equal, write_checkpoint
+
+import qviz
+from qviz.sources.quantized import in_tensor_order
+
+ct = pytest.importorskip("compressed_tensors")
+from compressed_tensors.compressors import MXFP4PackedCompressor, NVFP4PackedCompressor, PackedQuantizationCompressor  # noqa: E402
+from compressed_tensors.compressors.naive_quantized.base import FloatQuantizationCompressor, IntQuantizationCompressor  # noqa: E402
+from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme  # noqa: E402
+from compressed_tensors.quantization.utils import calculate_qparams, generate_gparam  # noqa: E402
+
+Q, FC, OUT = list(WEIGHTS)
+
+
+def _min_max(w: torch.Tensor, args: QuantizationArgs):
+    rows, cols = w.shape
+    s = args.strategy
+    if s == "tensor":
+        v = w.reshape(1, -1)
+    elif s == "channel":
+        v = w
+    elif s in ("group", "tensor_group"):
+        v = w.reshape(rows, cols // args.group_size, args.group_size)
+    else:
+        bh, bw = args.block_structure
+        v = w.reshape(rows // bh, bh, cols // bw, bw).transpose(1, 2).reshape(rows // bh, cols // bw, -1)
+    lo, hi = v.amin(-1), v.amax(-1)
+    if s == "channel":
+        lo, hi = lo[:, None], hi[:, None]
+    if s == "tensor":
+        lo, hi = lo.reshape(1), hi.reshape(1)
+    return lo, hi
+
+
+def compress(w: torch.Tensor, compressor, args: QuantizationArgs) -> dict:
+    """``{suffix: tensor}`` as compressed-tensors stores one Linear (its qparams from its own ``calculate_qparams``)."""
+    lo, hi = _min_max(w, args)
+    sd = {"weight": w}
+    gscale = None
+    if args.strategy == "tensor_group":
+        gscale = generate_gparam(w.min(), w.max())
+        sd["weight_global_scale"] = gscale
+    scale, zp = calculate_qparams(lo, hi, args, global_scale=gscale)
+    sd["weight_scale"], sd["weight_zero_point"] = scale, zp
+    return compressor.compress(sd, QuantizationScheme(targets=["Linear"], weights=args))
+
+
+def decompress(sd: dict, compressor, args: QuantizationArgs) -> np.ndarray:
+    return compressor.decompress(dict(sd), QuantizationScheme(targets=["Linear"], weights=args))["weight"].float().numpy()
+
+
+def _config(fmt: str, args: QuantizationArgs) -> dict:
+    return {"quantization_config": {"quant_method": "compressed-tensors", "format": fmt,
+                                    "config_groups": {"group_0": {"targets": ["Linear"], "weights": args.model_dump(mode="json")}},
+                                    "ignore": []}}
+
+
+CASES = {  # name: (config format, compressor, args, qviz format, module)
+    "int4-group-sym": ("pack-quantized", PackedQuantizationCompressor, dict(num_bits=4, strategy="group", group_size=32), "pack-quantized", Q),
+    "int4-group-asym": ("pack-quantized", PackedQuantizationCompressor, dict(num_bits=4, strategy="group", group_size=128, symmetric=False), "pack-quantized", FC),
+    "int3-channel": ("pack-quantized", PackedQuantizationCompressor, dict(num_bits=3, strategy="channel"), "pack-quantized", OUT),
+    "int8-channel": ("int-quantized", IntQuantizationCompressor, dict(num_bits=8, strategy="channel"), "int-quantized", Q),
+    "fp8-tensor": ("float-quantized", FloatQuantizationCompressor, dict(num_bits=8, type="float", strategy="tensor"), "float-quantized", Q),
+    "fp8-channel": ("float-quantized", FloatQuantizationCompressor, dict(num_bits=8, type="float", strategy="channel"), "float-quantized", FC),
+    "fp8-block": ("float-quantized", FloatQuantizationCompressor, dict(num_bits=8, type="float", strategy="block", block_structure=[128, 128]), "float-quantized", OUT),
+    "nvfp4": ("nvfp4-pack-quantized", NVFP4PackedCompressor, dict(num_bits=4, type="float", strategy="tensor_group", group_size=16), "nvfp4", FC),
+    "mxfp4": ("mxfp4-pack-quantized", MXFP4PackedCompressor, dict(num_bits=4, type="float", strategy="group", group_size=32, scale_dtype=torch.uint8), "mxfp4", Q),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_decodes_bit_for_bit_like_the_decompressor(case, tmp_path, minilm):
+    fmt, comp, kw, qfmt, module = CASES[case]
+    args = QuantizationArgs(**kw)
+    w = minilm[module]
+    sd = compress(w, comp, args)
+    ref = decompress(sd, comp, args)
+    tensors = {f"{module}.{k}": v for k, v in sd.items()}
+    tensors[f"{module}.bias"] = torch.zeros(w.shape[0])
+    src = qviz.open_source(write_checkpoint(tmp_path, tensors, _config(fmt, args)))
+    name = f"{module}.weight"
+    assert src.names() == sorted([name, f"{module}.bias"]) or set(src.names()) == {name, f"{module}.bias"}
+    info = src.info(name)
+    assert info.quantized == f"compressed-tensors:{qfmt}" and info.shape == tuple(w.shape) and "quantized" in info.flags
+    x = src.load(name)
+    ref_dtype = torch.bfloat16 if qfmt in ("nvfp4", "mxfp4") else torch.float32  # the FP4 decompressors return bf16
+    assert bits_equal(torch.from_numpy(x).to(ref_dtype).float().numpy(), ref), case
+    if ref_dtype == torch.float32 or qfmt == "mxfp4":  # mxfp4 products are powers of two times E2M1: exact in bf16 too
+        assert bits_equal(x, ref)
+    qt = src.quantized(name)
+    assert bits_equal(in_tensor_order(qt), x)
+    assert qt.bits == args.num_bits
+    expect_block = {"tensor": w.numel(), "channel": w.shape[1], "group": args.group_size, "tensor_group": 16, "block": 128 * 128}
+    assert qt.block_size == expect_block[args.strategy]
+    assert 0 <= qt.saturated_share() <= 1 and qt.code_counts().sum() == w.numel()
+    on_disk = sum(v.numel() * v.element_size() for v in sd.values())
+    assert qt.nbytes == on_disk and qt.bits_per_weight == pytest.approx(on_disk * 8 / w.numel())
+
+
+def test_nvfp4_matches_the_float32_formula(tmp_path, minilm):
+    """Before the decompressor's final bf16 cast, its float32 formula equals qviz's values exactly."""
+    from compressed_tensors.compressors.nvfp4.helpers import unpack_fp4_from_uint8
+    from compressed_tensors.quantization.lifecycle.forward import dequantize
+
+    args = QuantizationArgs(num_bits=4, type="float", strategy="tensor_group", group_size=16)
+    w = minilm[Q]
+    sd = compress(w, NVFP4PackedCompressor, args)
+    m, n = sd["weight_packed"].shape
+    ref = dequantize(unpack_fp4_from_uint8(sd["weight_packed"], m, 2 * n, dtype=torch.float32), sd["weight_scale"].float(),
+                     args=args, global_scale=sd["weight_global_scale"], dtype=torch.float32).numpy()
+    src = qviz.open_source(write_checkpoint(tmp_path, {f"{Q}.{k}": v for k, v in sd.items()}))  # no config: told by the names
+    assert src.info(f"{Q}.weight").quantized == "compressed-tensors:nvfp4"
+    assert bits_equal(src.load(f"{Q}.weight"), ref)
+
+
+def test_config_naming_another_format_is_one_line(tmp_path, minilm):
+    args = QuantizationArgs(num_bits=8, type="float", strategy="channel")
+    sd = compress(minilm[Q], FloatQuantizationCompressor, args)
+    cfg = _config("pack-quantized", QuantizationArgs(num_bits=4, strategy="group", group_size=32))
+    write_checkpoint(tmp_path, {f"{Q}.{k}": v for k, v in sd.items()}, cfg)
+    with pytest.raises(qviz.SourceError) as e:
+        qviz.open_source(tmp_path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{tmp_path.name}/model.safetensors: tensor 'encoder.layer.0.attention.self.query.weight'")
+    assert "float-quantized" in msg and "pack-quantized" in msg
+
+
+def test_bits_that_do_not_fit_the_packed_width(tmp_path, minilm):
+    args = QuantizationArgs(num_bits=4, strategy="group", group_size=32)
+    sd = compress(minilm[Q], PackedQuantizationCompressor, args)
+    cfg = _config("pack-quantized", QuantizationArgs(num_bits=8, strategy="group", group_size=32))
+    write_checkpoint(tmp_path, {f"{Q}.{k}": v for k, v in sd.items()}, cfg)
+    with pytest.raises(qviz.SourceError, match=r"weight_packed' has 48 words per row but 384 values of 8 bits need 96"):
+        qviz.open_source(tmp_path)
