@@ -47,7 +47,8 @@ from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
 METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
-COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+STORED_COLUMNS = ["format", "bits_per_weight"]  # how an already-quantized checkpoint stores the tensor
+COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
 
 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
@@ -56,7 +57,22 @@ def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dic
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
     )
     row["nonfinite"] = 0
+    row["format"] = ""
     return row
+
+
+def quantized_columns(source: Source, name: str) -> dict:
+    """``format`` and ``bits_per_weight`` of a weight stored already quantized (``""`` and NaN otherwise).
+
+    ``bits_per_weight`` is bytes on disk × 8 / values, every part (codes, scales, zero points,
+    metadata) counted; the analysis itself runs on the dequantized values (``source.load``).
+    """
+    info = source.info(name)
+    if not info.quantized or not info.numel:
+        return {"format": "", "bits_per_weight": math.nan}
+    nbytes = getattr(source, "quantized_nbytes", None)
+    n = nbytes(name) if callable(nbytes) else source.quantized(name).nbytes
+    return {"format": info.quantized, "bits_per_weight": n * 8 / info.numel}
 
 
 def weight_spec(spec: QuantSpec, shape: tuple) -> tuple[QuantSpec, str]:
@@ -94,6 +110,11 @@ def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options:
 
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
+    if info.quantized:
+        try:
+            row.update(quantized_columns(source, name))
+        except SourceError as e:
+            _note(row, str(e))
     try:
         x = source.load(name)
     except SourceError as e:
