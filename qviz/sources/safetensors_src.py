@@ -127,6 +127,7 @@ class SafetensorsSource(Source):
         self._bytes = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else None
         self._where: dict[str, tuple[str | None, dict, int]] = {}
         self._metadata: dict = {}
+        self._qparts = None  # raw access for quantized weights (set by attach)
         folder = None
         if self._bytes is not None:
             self._add_file(None, label)
@@ -201,6 +202,8 @@ class SafetensorsSource(Source):
 
     def quantized_nbytes(self, name: str) -> int:
         """Bytes on disk of every part of quantized weight ``name`` (no data read)."""
+        if name not in self._quant or self._qparts is None:
+            return super().quantized(name)  # raises: not a quantized weight
         return self._qparts.total_nbytes(self._quant[name])
 
     def _part_label(self, raw: str) -> str:

@@ -110,7 +110,7 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
         args, named = _group_args(cfg, prefix, kind)
         if named and kind not in named and "mixed-precision" not in named:
             raise parts.error(
-                found.get("packed", found.get("weight")),
+                found.get("packed") or found["weight"],
                 f"is stored as {kind} but config.json's quantization_config names {', '.join(sorted(named))}",
                 "the weights and config.json come from different checkpoints: download them together",
             )
