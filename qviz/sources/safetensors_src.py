@@ -187,18 +187,19 @@ class SafetensorsSource(Source):
             raise fail(label, "holds no tensors", "choose a file with weights")
 
     def _decode(self, name: str):
-        if self._decoded[0] != name:
-            from .quantized import decode
+        from .quantized import decode
 
-            self._decoded = ("", None)
-            self._decoded = (name, decode(self._quant[name], self._qparts))
-        return self._decoded[1]
+        d = decode(self._quant[name], self._qparts)
+        self._decoded = (name, d.qt)  # the last QuantizedTensor, so load() then quantized() decodes once
+        return d
 
     def quantized(self, name: str):
         """``name`` as stored: a :class:`qviz.QuantizedTensor` (codes, scales, zero points, bits per weight)."""
-        if self.info(name).quantized:
-            return self._decode(name).qt
-        return super().quantized(name)
+        if not self.info(name).quantized:
+            return super().quantized(name)
+        if self._decoded[0] != name:
+            self._decode(name)
+        return self._decoded[1]
 
     def quantized_nbytes(self, name: str) -> int:
         """Bytes on disk of every part of quantized weight ``name`` (no data read)."""
@@ -219,7 +220,7 @@ class SafetensorsSource(Source):
 
     def _read(self, name: str):
         if name in self._quant:
-            return self._decode(name).values
+            return self._decode(name).values  # fresh every time: callers may modify it
         return self._read_raw(name)
 
     def _raw_bytes(self, name: str) -> np.ndarray:

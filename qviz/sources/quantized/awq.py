@@ -104,8 +104,8 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
         zq = parts.ints(qw.parts["qzeros"])
         zeros = unpack(zq, 4, zq.shape[1] * 8)[:, :ng].astype(np.float32)
         scales = parts.floats(qw.parts["scales"])[:, :ng]
-    g = np.arange(inp) // gs
-    values = (codes.astype(np.float32) - zeros[:, g]) * scales[:, g]
+    c = codes.reshape(out, ng, gs).astype(np.float32)
+    values = ((c - zeros[:, :, None]) * scales[:, :, None]).reshape(out, inp)
     qt = QuantizedTensor(
         name=qw.name, format="awq", shape=tuple(qw.shape), bits=4, block_size=gs,
         codes=np.ascontiguousarray(codes).reshape(-1, gs), scales=np.ascontiguousarray(scales).reshape(-1),

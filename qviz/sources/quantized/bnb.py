@@ -115,7 +115,10 @@ def _decode_4bit(qw: QWeight, parts: Parts) -> Decoded:
         absmax = absmax + np.float32(st.get("nested_offset", 0.0))
     else:
         absmax = parts.floats(qw.parts["absmax"])
-    values = (qmap[codes] * absmax[np.arange(n) // bs]).reshape(qw.shape)
+    if n % bs == 0:
+        values = (qmap[codes].reshape(-1, bs) * absmax[:, None]).reshape(qw.shape)
+    else:
+        values = (qmap[codes] * absmax[np.arange(n) // bs]).reshape(qw.shape)
     if n % bs:
         raise parts.error(qw.parts["weight"], f"has {n} values, not whole blocks of {bs}", "qviz shows bitsandbytes blocks of one size only")
     meta = {k: v for k, v in st.items() if k != "shape"}

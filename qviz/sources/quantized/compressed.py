@@ -217,9 +217,15 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
         else:
             e = parts.ints(qw.parts["scale"]).astype(np.int32)
             scale = np.ldexp(np.float32(1), e - 127).astype(np.float32)
-    sgrid = _expand(scale, rows, cols, bh, bw)
     q = codebook[codes]
-    values = ((q - _expand(zp, rows, cols, bh, bw)) * sgrid) if zp is not None else q * sgrid
+    if rows % bh == 0 and cols % bw == 0:  # whole blocks: broadcast each block's parameters
+        shape4 = (rows // bh, 1, cols // bw, 1)
+        q4 = q.reshape(rows // bh, bh, cols // bw, bw)
+        s4 = np.asarray(scale, np.float32).reshape(shape4)
+        values = ((q4 - np.asarray(zp, np.float32).reshape(shape4)) * s4 if zp is not None else q4 * s4).reshape(rows, cols)
+    else:
+        sgrid = _expand(scale, rows, cols, bh, bw)
+        values = ((q - _expand(zp, rows, cols, bh, bw)) * sgrid) if zp is not None else q * sgrid
     values = values.astype(np.float32, copy=False)
     if rows % bh or cols % bw:
         raise parts.error(qw.parts["scale"], f"covers {rows}×{cols} with partial {bh}×{bw} blocks", "qviz shows blocks of one size only")

@@ -117,7 +117,11 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
             raise parts.error(qw.parts["g_idx"], f"names groups outside [0, {ng - 1}]", _REDOWNLOAD)
     else:
         g = np.arange(inp) // p["group_size"]
-    values = (codes.astype(np.float32) - zeros.T[:, g]) * scales.T[:, g]
+    if np.array_equal(g, np.arange(inp) // p["group_size"]) and inp % p["group_size"] == 0:  # groups in order: broadcast
+        c = codes.reshape(out, ng, -1).astype(np.float32)
+        values = ((c - zeros.T[:, :, None]) * scales.T[:, :, None]).reshape(out, inp)
+    else:  # act-order: gather each input's group
+        values = (codes.astype(np.float32) - zeros.T[:, g]) * scales.T[:, g]
     counts = np.bincount(g, minlength=ng)
     if counts.size != ng or not np.all(counts == counts[0]):
         raise parts.error(qw.parts["g_idx" if "g_idx" in qw.parts else "scales"],
