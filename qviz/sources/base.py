@@ -83,7 +83,8 @@ class TensorInfo:
 
     @property
     def is_float(self) -> bool:
-        return self.dtype in FLOAT_DTYPES
+        """Loads as real values: a float dtype, or a weight stored quantized (dequantized by ``load``)."""
+        return self.dtype in FLOAT_DTYPES or bool(self.quantized)
 
     @property
     def flags(self) -> tuple:
