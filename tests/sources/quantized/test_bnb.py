@@ -78,3 +78,13 @@ def test_missing_absmax_is_one_line(tmp_path, minilm):
     with pytest.raises(qviz.SourceError, match=r"model.safetensors: tensor .*bitsandbytes__nf4' has no .*absmax") as e:
         qviz.open_source(folder)
     assert "\n" not in str(e.value)
+
+
+def test_broken_quant_state_is_one_line(tmp_path, minilm):
+    packed, state = bnbf.quantize_4bit(minilm[Q], blocksize=64, quant_type="nf4", compress_statistics=False)
+    parts = {f"{Q}.weight.{k}": v for k, v in state.as_dict(packed=True).items()}
+    parts[f"{Q}.weight.quant_state.bitsandbytes__nf4"] = torch.tensor(list(b'{"quant_type": "nf4"'), dtype=torch.uint8)
+    folder = write_checkpoint(tmp_path, {f"{Q}.weight": packed, **parts})
+    with pytest.raises(qviz.SourceError, match=r"bitsandbytes__nf4' is not a valid bitsandbytes quant state") as e:
+        qviz.open_source(folder)
+    assert "\n" not in str(e.value)
