@@ -11,12 +11,13 @@ groups of ``G`` inputs::
 and the weight (``out × in``, as the original Linear stores it) is GPTQModel's
 ``scales[g_idx] * (weight - zeros[g_idx])``::
 
-    W[o, i] = scales[g_idx[i], o] · (q[i, o] − z[g_idx[i], o] − offset)
+    W[o, i] = scales[g_idx[i], o] · (q[i, o] − z[g_idx[i], o])
 
-with ``offset = 1`` for the v1 checkpoint format (AutoGPTQ subtracted one from every
-zero point before saving; GPTQModel's ``checkpoint_format: "gptq"``) and 0 for
-``gptq_v2``. Computed in float32, every product is exact (an fp16 scale times
-an integer under 2^9), so rounding it to fp16 gives the fp16 reference bit for bit.
+where, for the v1 checkpoint format (``checkpoint_format: "gptq"``, the default: AutoGPTQ
+subtracted one from every zero point before saving), ``z = (stored + 1) mod 2^b`` per
+field, as GPTQModel's ``model_dequant`` corrects it; ``gptq_v2`` stores ``z`` itself.
+Computed in float32 as GPTQModel's dequantizer does; every product is exact (an fp16
+scale times an integer under 2^9), so rounding it to fp16 gives the fp16 kernels' reference too.
 
 Example
 -------
@@ -109,7 +110,8 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
     bits, ng, offset = p["bits"], p["n_groups"], p["offset"]
     out, inp = qw.shape
     codes = unpack(parts.ints(qw.parts["qweight"]).T, bits, inp)  # (out, in)
-    zeros = unpack(parts.ints(qw.parts["qzeros"]), bits, out).astype(np.float32) + np.float32(offset)  # (ng, out)
+    stored = unpack(parts.ints(qw.parts["qzeros"]), bits, out)  # (ng, out)
+    zeros = ((stored.astype(np.int32) + offset) & ((1 << bits) - 1)).astype(np.float32)  # v1: + 1 per field
     scales = parts.floats(qw.parts["scales"])  # (ng, out)
     if "g_idx" in qw.parts:
         g = parts.ints(qw.parts["g_idx"]).astype(np.int64)

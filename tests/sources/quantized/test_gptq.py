@@ -4,7 +4,8 @@ GPTQModel needs CUDA extensions to install, so both are re-written here from its
 source (``gptqmodel/nn_modules/qlinear/__init__.py``, commit f4c327a): the packing
 loops (2/3/4/8 bits) and the wf-shift unpacking with the 3-bit word-straddling
 fix-ups, then ``scales[g_idx] * (weight - zeros[g_idx])``. v1 checkpoints store
-zero points minus one (AutoGPTQ); the reference adds one per field before use.
+zero points minus one (AutoGPTQ); the reference adds one per field modulo 2^bits
+before use, as GPTQModel's ``utils/model_dequant.py`` (``_shift_gptq_qzeros``) does.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def dequantize_weight(qweight, qzeros, scales, g_idx, bits: int, zero_offset: in
         weight = weight & 0x7
         weight = torch.cat([weight[:, 0, :11], weight[:, 1, 1:12], weight[:, 2, 1:11]], dim=1)
     weight = weight.reshape(weight.shape[0] * weight.shape[1], weight.shape[2])
-    zeros = zeros + zero_offset
+    zeros = (zeros + zero_offset) & maxq  # model_dequant's _shift_gptq_qzeros(delta=1) for v1
     return scales[g_idx.long()] * (weight - zeros[g_idx.long()])
 
 
@@ -184,6 +185,19 @@ def test_decodes_like_gptqmodel(case, tmp_path, minilm):
     assert qt.codes.max() < 2**bits and qt.zero_points.min() >= 1  # v1: stored zero point + 1
     assert qt.nbytes == sum(v.numel() * v.element_size() for v in parts.values())
     assert np.abs(x - minilm[module].numpy()).max() < 1.01 * qt.scales.max()  # RTN within about one step
+
+
+def test_v1_zero_point_zero_wraps(tmp_path, minilm):
+    """A v1 zero point of 0 is stored as 2^b − 1 (one less, modulo the field): it decodes back to 0."""
+    parts = make_gptq(minilm[Q], 4, 128)
+    qz = parts["qzeros"].clone()
+    qz[0, 0] = qz[0, 0] | 0xF  # the first output's first group: stored 15
+    parts["qzeros"] = qz
+    write_checkpoint(tmp_path, {f"{Q}.{k}": v for k, v in parts.items()})
+    qt = qviz.open_source(tmp_path).quantized(f"{Q}.weight")
+    assert qt.zero_points[0] == 0 and qt.zero_points[1] == 8  # block (output 0, group 0), then (output 0, group 1)
+    ref = dequantize_weight(parts["qweight"], parts["qzeros"], parts["scales"].float(), parts["g_idx"], 4)
+    assert bits_equal(in_tensor_order(qt).T, ref.numpy())
 
 
 def test_v2_and_config_json(tmp_path, minilm):
