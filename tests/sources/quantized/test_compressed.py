@@ -140,3 +140,45 @@ def test_bits_that_do_not_fit_the_packed_width(tmp_path, minilm):
     write_checkpoint(tmp_path, {f"{Q}.{k}": v for k, v in sd.items()}, cfg)
     with pytest.raises(qviz.SourceError, match=r"weight_packed' has 48 words per row but 384 values of 8 bits need 96"):
         qviz.open_source(tmp_path)
+
+
+@pytest.mark.parametrize("preset", ["W4A16", "W4A16_ASYM", "W8A8", "FP8", "FP8_BLOCK"])  # FP4: compressor-level above (4 s each here)
+def test_model_compressor_checkpoints(preset, tmp_path, minilm):
+    """What llm-compressor saves: ModelCompressor on a MiniLM FFN, config.json from its ``update_config``."""
+    import json
+
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import QuantizationConfig, apply_quantization_config
+    from compressed_tensors.quantization.quant_scheme import PRESET_SCHEMES
+
+    model = torch.nn.Sequential(torch.nn.Linear(384, 1536), torch.nn.GELU(), torch.nn.Linear(1536, 384))
+    with torch.no_grad():
+        model[0].weight.copy_(minilm[FC])
+        model[2].weight.copy_(minilm[OUT])
+    apply_quantization_config(model, QuantizationConfig(config_groups={"group_0": {"targets": ["Linear"], **PRESET_SCHEMES[preset]}}))
+    for m in (model[0], model[2]):  # qparams from compressed-tensors' own min/max → calculate_qparams
+        args = m.quantization_scheme.weights
+        w = m.weight.detach()
+        gscale = None
+        if hasattr(m, "weight_global_scale"):
+            gscale = generate_gparam(w.min(), w.max())
+            m.weight_global_scale.data.copy_(gscale)
+        lo, hi = _min_max(w, args)
+        scale, zp = calculate_qparams(lo, hi, args, global_scale=gscale)
+        m.weight_scale.data = scale.to(m.weight_scale.dtype).reshape(m.weight_scale.shape)
+        if hasattr(m, "weight_zero_point"):
+            m.weight_zero_point.data = zp.to(m.weight_zero_point.dtype).reshape(m.weight_zero_point.shape)
+    mc = ModelCompressor.from_pretrained_model(model)
+    mc.compress_model(model)
+    write_checkpoint(tmp_path, dict(model.state_dict()), {"model_type": "bert"})
+    mc.update_config(str(tmp_path))
+    assert "quantization_config" in json.loads((tmp_path / "config.json").read_text())
+    mc.decompress_model(model)
+    src = qviz.open_source(tmp_path)
+    extra = {"0.input_scale", "2.input_scale"} if preset == "FP8" else set()  # static activation scales stay tensors
+    assert set(src.names()) == {"0.bias", "0.weight", "2.bias", "2.weight"} | extra
+    for i in (0, 2):
+        ref = model[i].weight.detach()
+        x = src.load(f"{i}.weight")
+        assert src.info(f"{i}.weight").quantized.startswith("compressed-tensors:")
+        assert bits_equal(torch.from_numpy(x).to(ref.dtype).float().numpy(), ref.float().numpy()), (preset, i)
