@@ -20,7 +20,7 @@ from .parts import Decoded, Parts, QWeight, in_tensor_order
 def attach(source, folder: str | None, metadata: dict) -> dict:
     """Group ``source``'s quantized parts into logical weights; rewrite its tensor table. Returns name → QWeight."""
     names = list(source._infos)
-    if not any(n.endswith((".qweight", ".weight_scale", ".SCB")) or ".quant_state.bitsandbytes__" in n for n in names):
+    if not any(n.endswith((".qweight", ".weight_scale", "SCB")) or ".quant_state.bitsandbytes__" in n for n in names):
         return {}
     specs = {n: (i.dtype, i.shape) for n, i in source._infos.items()}
     parts = Parts(source, specs)

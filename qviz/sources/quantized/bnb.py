@@ -86,14 +86,14 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
                 parts.expect(qw, "nested_quant_map", (256,))
             qw.params["double_quant"] = nested
             out.append(qw)
-        elif raw.endswith(".SCB"):
-            prefix = raw[: -len(".SCB")]
-            w = prefix + ".weight"
+        elif raw == "SCB" or raw.endswith(".SCB"):
+            prefix = raw[: -len("SCB")]  # "…layer." or "" for a bare Linear8bitLt state dict
+            w = prefix + "weight"
             if w not in specs:
                 raise parts.error(raw, f"has no {w!r} beside it", _REDOWNLOAD)
             found = {"weight": w, "SCB": raw}
-            if prefix + ".weight_format" in specs:
-                found["weight_format"] = prefix + ".weight_format"
+            if prefix + "weight_format" in specs:
+                found["weight_format"] = prefix + "weight_format"
             shape = parts.shape(w)
             if parts.dtype(w) != "int8" or len(shape) != 2:
                 raise parts.error(w, f"is {parts.dtype(w)} {shape}; LLM.int8 stores a 2-d int8 weight", _REDOWNLOAD)

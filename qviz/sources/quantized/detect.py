@@ -89,7 +89,7 @@ def group(parts, cfg: dict) -> dict:
         found += awq.claim(specs, cfg, parts) if use_awq else gptq.claim(specs, cfg, parts)
     if any(n.endswith(".weight_scale") for n in specs):
         found += compressed.claim(specs, cfg if method in ("", "compressed-tensors") else {}, parts)
-    if any(bnb.STATE in n or n.endswith(".SCB") for n in specs):
+    if any(bnb.STATE in n or n == "SCB" or n.endswith(".SCB") for n in specs):
         found += bnb.claim(specs, cfg, parts)
     out = {}
     for qw in found:

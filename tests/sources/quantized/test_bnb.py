@@ -88,3 +88,27 @@ def test_broken_quant_state_is_one_line(tmp_path, minilm):
     with pytest.raises(qviz.SourceError, match=r"bitsandbytes__nf4' is not a valid bitsandbytes quant state") as e:
         qviz.open_source(folder)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["nf4", "int8"])
+def test_module_state_dicts(kind, tmp_path, minilm):
+    """What ``Linear4bit`` / ``Linear8bitLt`` themselves put in a state dict (``_save_to_state_dict``), saved as safetensors."""
+    import bitsandbytes as bnb
+
+    w = minilm[Q]
+    if kind == "int8":
+        lin = bnb.nn.Linear8bitLt(384, 384, has_fp16_weights=False)
+        lin.weight = bnb.nn.Int8Params(w.half(), requires_grad=False, has_fp16_weights=False)
+    else:
+        lin = bnb.nn.Linear4bit(384, 384, quant_type=kind, compress_statistics=True)
+        lin.weight = bnb.nn.Params4bit(w, requires_grad=False, quant_type=kind, compress_statistics=True)
+    lin = lin.to("cpu")
+    sd = {f"{Q}.{k}": v for k, v in lin.state_dict().items()}
+    src = qviz.open_source(write_checkpoint(tmp_path, sd))
+    assert sorted(src.names()) == [f"{Q}.bias", f"{Q}.weight"]
+    if kind == "int8":
+        scb = lin.weight.SCB if getattr(lin.weight, "SCB", None) is not None else lin.state.SCB
+        ref = bnbf.int8_vectorwise_dequant(lin.weight.data, scb)
+    else:
+        ref = bnbf.dequantize_4bit(lin.weight.data, lin.weight.quant_state)
+    assert bits_equal(src.load(f"{Q}.weight"), ref.float().numpy())
