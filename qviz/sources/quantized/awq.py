@@ -60,7 +60,11 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
             if role not in found:
                 raise parts.error(raw, f"has no {prefix + '.' + role!r} beside it", _REDOWNLOAD)
         if bits != 4:
-            raise parts.error(raw, f"is AWQ with {bits} bits; AWQ packs 4-bit codes only", "check w_bit in the quantization config")
+            raise parts.error(
+                raw,
+                f"is AWQ with {bits} bits; AWQ packs 4-bit codes only",
+                "check w_bit in the quantization config",
+            )
         qshape, sshape = parts.shape(found["qweight"]), parts.shape(found["scales"])
         if len(qshape) != 2 or len(sshape) != 2:
             raise parts.error(raw, "and its scales must be 2-d", _REDOWNLOAD)
@@ -105,7 +109,9 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
         zeros = unpack(zq, 4, zq.shape[1] * 8)[:, :ng].astype(np.float32)
         scales = parts.floats(qw.parts["scales"])[:, :ng]
     c = codes.reshape(out, ng, gs).astype(np.float32)
-    values = ((c - zeros[:, :, None]) * scales[:, :, None]).reshape(out, inp)
+    c -= zeros[:, :, None]  # in place: the same float32 operations, less peak memory
+    c *= scales[:, :, None]
+    values = c.reshape(out, inp)
     qt = QuantizedTensor(
         name=qw.name, format="awq", shape=tuple(qw.shape), bits=4, block_size=gs,
         codes=np.ascontiguousarray(codes).reshape(-1, gs), scales=np.ascontiguousarray(scales).reshape(-1),

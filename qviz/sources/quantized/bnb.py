@@ -70,11 +70,15 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
                     raise parts.error(raw, f"has no {found.get(role, w + '.' + role)!r} beside it", _REDOWNLOAD)
             state = parse_state(parts.bytes(raw), raw, parts.label(raw))
             if state["quant_type"] != qtype:
-                raise parts.error(raw, f"says {state['quant_type']} in its name's place of {qtype}", _REDOWNLOAD)
+                raise parts.error(raw, f"holds quant_type {state['quant_type']!r} but its name says {qtype}", _REDOWNLOAD)
             n = math.prod(state["shape"])
             qw = QWeight(w, f"bitsandbytes:{qtype}", state["shape"], qtype, found, dict(state))
             if parts.dtype(w) != "uint8" or math.prod(parts.shape(w)) != (n + 1) // 2:
-                raise parts.error(w, f"is {parts.dtype(w)} {parts.shape(w)}, not the {(n + 1) // 2} packed bytes of shape {state['shape']}", _REDOWNLOAD)
+                raise parts.error(
+                    w,
+                    f"is {parts.dtype(w)} {parts.shape(w)}, not the {(n + 1) // 2} packed bytes of shape {state['shape']}",
+                    _REDOWNLOAD,
+                )
             n_blocks = math.ceil(n / state["blocksize"])
             parts.expect(qw, "absmax", (n_blocks,), f"{n} values in blocks of {state['blocksize']}")
             parts.expect(qw, "quant_map", (16,))
@@ -116,11 +120,17 @@ def _decode_4bit(qw: QWeight, parts: Parts) -> Decoded:
     else:
         absmax = parts.floats(qw.parts["absmax"])
     if n % bs == 0:
-        values = (qmap[codes].reshape(-1, bs) * absmax[:, None]).reshape(qw.shape)
+        values = qmap[codes].reshape(-1, bs)
+        values *= absmax[:, None]
+        values = values.reshape(qw.shape)
     else:
         values = (qmap[codes] * absmax[np.arange(n) // bs]).reshape(qw.shape)
     if n % bs:
-        raise parts.error(qw.parts["weight"], f"has {n} values, not whole blocks of {bs}", "qviz shows bitsandbytes blocks of one size only")
+        raise parts.error(
+            qw.parts["weight"],
+            f"has {n} values, not whole blocks of {bs}",
+            "qviz shows bitsandbytes blocks of one size only",
+        )
     meta = {k: v for k, v in st.items() if k != "shape"}
     qt = QuantizedTensor(
         name=qw.name, format=qw.format, shape=tuple(qw.shape), bits=4, block_size=bs, codes=codes.reshape(-1, bs),
@@ -132,7 +142,9 @@ def _decode_4bit(qw: QWeight, parts: Parts) -> Decoded:
 def _decode_int8(qw: QWeight, parts: Parts) -> Decoded:
     q = parts.ints(qw.parts["weight"])
     scb = parts.floats(qw.parts["SCB"])
-    values = (q.astype(np.float32) * scb[:, None]) * INV127
+    values = q.astype(np.float32)
+    values *= scb[:, None]
+    values *= INV127
     qt = QuantizedTensor(
         name=qw.name, format=qw.format, shape=tuple(qw.shape), bits=8, block_size=qw.shape[1],
         codes=(q.astype(np.int16) + 128).astype(np.uint8), scales=scb * INV127,

@@ -31,7 +31,7 @@ import numpy as np
 
 from ...quantized import QuantizedTensor
 from .packing import unpack, unpack_nibbles
-from .parts import Decoded, Parts, QWeight, tile_order
+from .parts import Decoded, Parts, QWeight, gather_tiles
 
 FORMATS = {
     "pack-quantized": "compressed-tensors:pack-quantized",
@@ -106,7 +106,11 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
         if kind not in FORMATS:
             if kind.startswith("dense"):  # a float weight with a scale beside it (activation-only schemes): not quantized
                 continue
-            raise parts.error(found["packed"], f"is stored as {kind.split()[-1]}, which no compressed-tensors format packs", _REDOWNLOAD)
+            raise parts.error(
+                found["packed"],
+                f"is stored as {kind.split()[-1]}, which no compressed-tensors format packs",
+                _REDOWNLOAD,
+            )
         args, named = _group_args(cfg, prefix, kind)
         if named and kind not in named and "mixed-precision" not in named:
             raise parts.error(
@@ -132,7 +136,11 @@ def claim(specs: dict, cfg: dict, parts: Parts) -> list[QWeight]:
             else:
                 fits = [b for b in range(1, 9) if math.ceil(cols * b / 32) == packed_cols]
                 if len(fits) != 1:
-                    raise parts.error(found["packed"], f"has {packed_cols} words per row, which fits no single bit width", "add config.json")
+                    raise parts.error(
+                        found["packed"],
+                        f"has {packed_cols} words per row, which fits no single bit width",
+                        "add config.json",
+                    )
                 bits = fits[0]
             parts.expect(QWeight(prefix + ".weight", kind, shape, "", found), "packed", (rows, packed_cols))
             dtype = f"int{bits}"
@@ -168,7 +176,11 @@ def _layout(qw: QWeight, parts: Parts, args: dict) -> dict:
         bs = args.get("block_structure")
         bh, bw = (int(bs[0]), int(bs[1])) if bs else (math.ceil(rows / s[0]), math.ceil(cols / s[1]))
         if (math.ceil(rows / bh), math.ceil(cols / bw)) != tuple(s):
-            raise parts.error(qw.parts["scale"], f"has shape {s}, not the blocks of {bh}×{bw} of a {rows}×{cols} weight", _REDOWNLOAD)
+            raise parts.error(
+                qw.parts["scale"],
+                f"has shape {s}, not the blocks of {bh}×{bw} of a {rows}×{cols} weight",
+                _REDOWNLOAD,
+            )
         return dict(strategy="block", block=(bh, bw))
     raise parts.error(qw.parts["scale"], f"has shape {s}, which fits no scale layout of a {rows}×{cols} weight", _REDOWNLOAD)
 
@@ -220,19 +232,25 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
     q = codebook[codes]
     if rows % bh == 0 and cols % bw == 0:  # whole blocks: broadcast each block's parameters
         shape4 = (rows // bh, 1, cols // bw, 1)
-        q4 = q.reshape(rows // bh, bh, cols // bw, bw)
-        s4 = np.asarray(scale, np.float32).reshape(shape4)
-        values = ((q4 - np.asarray(zp, np.float32).reshape(shape4)) * s4 if zp is not None else q4 * s4).reshape(rows, cols)
+        q4 = q.reshape(rows // bh, bh, cols // bw, bw)  # q is a fresh array: work in place
+        if zp is not None:
+            q4 -= np.asarray(zp, np.float32).reshape(shape4)
+        q4 *= np.asarray(scale, np.float32).reshape(shape4)
+        values = q4.reshape(rows, cols)
     else:
         sgrid = _expand(scale, rows, cols, bh, bw)
         values = ((q - _expand(zp, rows, cols, bh, bw)) * sgrid) if zp is not None else q * sgrid
     values = values.astype(np.float32, copy=False)
     if rows % bh or cols % bw:
-        raise parts.error(qw.parts["scale"], f"covers {rows}×{cols} with partial {bh}×{bw} blocks", "qviz shows blocks of one size only")
-    order = tile_order(rows, cols, bh, bw) if p["strategy"] == "block" else None
-    flat = codes.reshape(-1) if order is None else codes.reshape(-1)[order]
-    if order is not None:
-        meta["order"] = order
+        raise parts.error(
+            qw.parts["scale"],
+            f"covers {rows}×{cols} with partial {bh}×{bw} blocks",
+            "qviz shows blocks of one size only",
+        )
+    tiled = p["strategy"] == "block" and not (bh == 1 and bw == cols)
+    flat = gather_tiles(codes, bh, bw) if tiled else codes
+    if tiled:
+        meta["tile"] = (bh, bw)
     n_blocks = rows * cols // (bh * bw)
     qt = QuantizedTensor(
         name=qw.name, format=qw.format, shape=tuple(qw.shape), bits=bits, block_size=bh * bw,

@@ -94,7 +94,11 @@ def group(parts, cfg: dict) -> dict:
     out = {}
     for qw in found:
         if qw.name in out:
-            raise parts.error(qw.name, "is stored in two quantized layouts at once", "the checkpoint mixes formats: download it again")
+            raise parts.error(
+                next(iter(qw.parts.values())),
+                f"belongs to {qw.name!r}, which is stored in two quantized layouts at once",
+                "the checkpoint mixes formats: download it again",
+            )
         out[qw.name] = qw
     return out
 

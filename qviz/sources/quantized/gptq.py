@@ -33,7 +33,7 @@ import numpy as np
 
 from ...quantized import QuantizedTensor
 from .packing import unpack
-from .parts import Decoded, Parts, QWeight, group_order
+from .parts import Decoded, Parts, QWeight, column_order
 
 ALLOWED_BITS = (2, 3, 4, 8)
 SUFFIXES = {"qweight": ".qweight", "qzeros": ".qzeros", "scales": ".scales", "g_idx": ".g_idx"}
@@ -88,7 +88,12 @@ def claim(specs: dict, cfg: dict, parts: Parts, fmt: str = "gptq") -> list[QWeig
                 raise parts.error(raw, f"has {qshape[0]} packed rows, not a whole number of {bits}-bit inputs", _REDOWNLOAD)
             in_features = qshape[0] * 32 // bits
         qw = QWeight(prefix + ".weight", fmt, (out, in_features), f"int{bits}", found)
-        parts.expect(qw, "qweight", (math.ceil(in_features * bits / 32), out), f"{in_features} inputs × {out} outputs at {bits} bits")
+        parts.expect(
+            qw,
+            "qweight",
+            (math.ceil(in_features * bits / 32), out),
+            f"{in_features} inputs × {out} outputs at {bits} bits",
+        )
         parts.expect(qw, "qzeros", (n_groups, math.ceil(out * bits / 32)), f"{n_groups} groups × {out} outputs at {bits} bits")
         gsize = group_size_of(cfg, in_features, n_groups)
         if "g_idx" not in found and math.ceil(in_features / gsize) != n_groups:
@@ -121,21 +126,25 @@ def decode(qw: QWeight, parts: Parts) -> Decoded:
         g = np.arange(inp) // p["group_size"]
     if np.array_equal(g, np.arange(inp) // p["group_size"]) and inp % p["group_size"] == 0:  # groups in order: broadcast
         c = codes.reshape(out, ng, -1).astype(np.float32)
-        values = ((c - zeros.T[:, :, None]) * scales.T[:, :, None]).reshape(out, inp)
+        c -= zeros.T[:, :, None]  # in place: the same float32 operations, less peak memory
+        c *= scales.T[:, :, None]
+        values = c.reshape(out, inp)
     else:  # act-order: gather each input's group
-        values = (codes.astype(np.float32) - zeros.T[:, g]) * scales.T[:, g]
+        values = codes.astype(np.float32)
+        values -= zeros.T[:, g]
+        values *= scales.T[:, g]
     counts = np.bincount(g, minlength=ng)
     if counts.size != ng or not np.all(counts == counts[0]):
         raise parts.error(qw.parts["g_idx" if "g_idx" in qw.parts else "scales"],
                           f"has groups of unequal size ({counts.min()}–{counts.max()} inputs)",
                           "qviz shows GPTQ blocks of one size only")
     gs = int(counts[0])
-    order = group_order(g, out)
-    block_codes = codes.reshape(-1) if order is None else codes.reshape(-1)[order]
+    perm = column_order(g)
+    block_codes = codes if perm is None else codes[:, perm]
     meta = dict(p)
-    meta.update(act_order=order is not None, zero_point_offset=offset)
-    if order is not None:
-        meta["order"] = order
+    meta.update(act_order=perm is not None, zero_point_offset=offset)
+    if perm is not None:
+        meta["column_order"] = perm
     qt = QuantizedTensor(
         name=qw.name, format=qw.format, shape=tuple(qw.shape), bits=bits, block_size=gs,
         codes=block_codes.reshape(-1, gs), scales=np.ascontiguousarray(scales.T).reshape(-1),

@@ -6,17 +6,22 @@ A quantized checkpoint stores one weight as several tensors (``qweight``,
 its parts into a :class:`qviz.QuantizedTensor` plus the float32 values of the
 format's reference dequantization (:class:`Decoded`).
 
-When a format's blocks are not contiguous in the row-major tensor (GPTQ
-act-order groups, 2-d compressed-tensors blocks), the blocks are gathered and
-``QuantizedTensor.meta["order"]`` holds the flat tensor index of each value:
-``values.ravel()[order] == qt.dequantize().ravel()`` (see :func:`in_tensor_order`).
+When a format's blocks are not contiguous in the row-major tensor, the codes
+are gathered block by block and ``QuantizedTensor.meta`` says how, compactly:
+
+* ``meta["column_order"]`` (GPTQ act-order): every row's columns were taken in this
+  order, so ``qt.dequantize() == values[:, column_order]``;
+* ``meta["tile"] = (bh, bw)`` (compressed-tensors 2-d blocks): blocks are ``bh × bw`` tiles,
+  row-major over tiles.
+
+:func:`in_tensor_order` undoes either.
 
 Example
 -------
 >>> import numpy as np
 >>> from qviz.quantized import QuantizedTensor
 >>> qt = QuantizedTensor("w", "demo", (1, 4), 1, 2, codes=np.array([[0, 1], [1, 0]]),
-...     scales=np.ones(2, np.float32), codebook=np.array([0, 1], np.float32), meta={"order": np.array([0, 2, 1, 3])})
+...     scales=np.ones(2, np.float32), codebook=np.array([0, 1], np.float32), meta={"column_order": np.array([0, 2, 1, 3])})
 >>> in_tensor_order(qt)
 array([[0., 1., 1., 0.]], dtype=float32)
 """
@@ -112,29 +117,28 @@ class Parts:
 
 
 def in_tensor_order(qt) -> np.ndarray:
-    """``qt``'s dequantized values in the tensor's own order (undoing ``meta["order"]`` when present)."""
+    """``qt``'s dequantized values in the tensor's own order (undoing ``meta["column_order"]`` / ``meta["tile"]``)."""
     v = qt.dequantize()
-    order = qt.meta.get("order") if isinstance(qt.meta, dict) else None
-    if order is None:
-        return v
-    out = np.empty(v.size, np.float32)
-    out[np.asarray(order)] = v.ravel()
-    return out.reshape(qt.shape)
+    meta = qt.meta if isinstance(qt.meta, dict) else {}
+    if meta.get("column_order") is not None:
+        rows, cols = qt.shape
+        out = np.empty((rows, cols), np.float32)
+        out[:, np.asarray(meta["column_order"])] = v.reshape(rows, cols)
+        return out
+    if meta.get("tile") is not None:
+        bh, bw = meta["tile"]
+        rows, cols = qt.shape
+        return np.ascontiguousarray(v.reshape(rows // bh, cols // bw, bh, bw).transpose(0, 2, 1, 3)).reshape(rows, cols)
+    return v
 
 
-def group_order(col_groups: np.ndarray, rows: int) -> np.ndarray | None:
-    """Flat indices gathering each row's columns by group (stable), or None when already contiguous."""
-    col_groups = np.asarray(col_groups, np.int64)
-    perm = np.argsort(col_groups, kind="stable")
-    if np.array_equal(perm, np.arange(perm.size)):
-        return None
-    cols = perm.size
-    return (np.arange(rows, dtype=np.int64)[:, None] * cols + perm[None, :]).ravel()
+def column_order(col_groups: np.ndarray) -> np.ndarray | None:
+    """Columns sorted by group (stable), or None when groups are already contiguous and in order."""
+    perm = np.argsort(np.asarray(col_groups, np.int64), kind="stable")
+    return None if np.array_equal(perm, np.arange(perm.size)) else perm
 
 
-def tile_order(rows: int, cols: int, bh: int, bw: int) -> np.ndarray | None:
-    """Flat indices gathering ``bh × bw`` tiles (row-major over tiles), or None when tiles are whole rows."""
-    if bh == 1 and bw == cols:
-        return None
-    idx = np.arange(rows * cols, dtype=np.int64).reshape(rows // bh, bh, cols // bw, bw)
-    return idx.transpose(0, 2, 1, 3).ravel()
+def gather_tiles(a: np.ndarray, bh: int, bw: int) -> np.ndarray:
+    """``(rows, cols)`` → ``(n_tiles, bh·bw)``: ``bh × bw`` tiles, row-major over tiles."""
+    rows, cols = a.shape
+    return a.reshape(rows // bh, bh, cols // bw, bw).transpose(0, 2, 1, 3).reshape(-1, bh * bw)
