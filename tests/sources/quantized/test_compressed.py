@@ -182,3 +182,16 @@ def test_model_compressor_checkpoints(preset, tmp_path, minilm):
         x = src.load(f"{i}.weight")
         assert src.info(f"{i}.weight").quantized.startswith("compressed-tensors:")
         assert bits_equal(torch.from_numpy(x).to(ref.dtype).float().numpy(), ref.float().numpy()), (preset, i)
+
+
+@pytest.mark.parametrize("case", ["int4-group-asym", "fp8-block"])
+def test_bf16_checkpoints(case, tmp_path, minilm):
+    """bf16 weights give bf16 scales and a bf16 reference: qviz's float32 values round to it exactly (one rounding)."""
+    fmt, comp, kw, qfmt, module = CASES[case]
+    args = QuantizationArgs(**kw)
+    sd = compress(minilm[module].to(torch.bfloat16), comp, args)
+    assert sd["weight_scale"].dtype == torch.bfloat16
+    ref = comp.decompress(dict(sd), QuantizationScheme(targets=["Linear"], weights=args))["weight"]
+    src = qviz.open_source(write_checkpoint(tmp_path, {f"{module}.{k}": v for k, v in sd.items()}, _config(fmt, args)))
+    x = src.load(f"{module}.weight")
+    assert ref.dtype == torch.bfloat16 and bits_equal(torch.from_numpy(x).bfloat16().float().numpy(), ref.float().numpy())
