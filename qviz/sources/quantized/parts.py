@@ -10,11 +10,12 @@ When a format's blocks are not contiguous in the row-major tensor, the codes
 are gathered block by block and ``QuantizedTensor.meta`` says how, compactly:
 
 * ``meta["column_order"]`` (GPTQ act-order): every row's columns were taken in this
-  order, so ``qt.dequantize() == values[:, column_order]``;
+  order before cutting blocks;
 * ``meta["tile"] = (bh, bw)`` (compressed-tensors 2-d blocks): blocks are ``bh × bw`` tiles,
   row-major over tiles.
 
-:func:`in_tensor_order` undoes either.
+``QuantizedTensor.to_blocks`` / ``from_blocks`` apply and undo either, so ``qt.dequantize()``
+is always in the tensor's own order.
 
 Example
 -------
@@ -117,19 +118,8 @@ class Parts:
 
 
 def in_tensor_order(qt) -> np.ndarray:
-    """``qt``'s dequantized values in the tensor's own order (undoing ``meta["column_order"]`` / ``meta["tile"]``)."""
-    v = qt.dequantize()
-    meta = qt.meta if isinstance(qt.meta, dict) else {}
-    if meta.get("column_order") is not None:
-        rows, cols = qt.shape
-        out = np.empty((rows, cols), np.float32)
-        out[:, np.asarray(meta["column_order"])] = v.reshape(rows, cols)
-        return out
-    if meta.get("tile") is not None:
-        bh, bw = meta["tile"]
-        rows, cols = qt.shape
-        return np.ascontiguousarray(v.reshape(rows // bh, cols // bw, bh, bw).transpose(0, 2, 1, 3)).reshape(rows, cols)
-    return v
+    """``qt``'s dequantized values in the tensor's own order (``QuantizedTensor.dequantize`` undoes the block layout)."""
+    return qt.dequantize()
 
 
 def column_order(col_groups: np.ndarray) -> np.ndarray | None:
