@@ -2,8 +2,8 @@
 
 Run from the repo root::
 
-    python benchmarks/quantized_decode.py            # 4096 × 4096 weight (16.8M values)
-    python benchmarks/quantized_decode.py --size 2048 --repeats 5
+    python benchmarks/safetensors_quantized_decode.py            # 4096 × 4096 weight (16.8M values)
+    python benchmarks/safetensors_quantized_decode.py --size 2048 --repeats 5
 
 A random normal weight is quantized once per format with the format's own tool
 (compressed-tensors' compressors, bitsandbytes on CPU, GPTQModel's / AutoAWQ's
