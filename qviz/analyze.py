@@ -70,9 +70,9 @@ def quantized_columns(source: Source, name: str) -> dict:
     info = source.info(name)
     if not info.quantized or not info.numel:
         return {"format": "", "bits_per_weight": math.nan}
-    nbytes = getattr(source, "quantized_nbytes", None)
-    n = nbytes(name) if callable(nbytes) else source.quantized(name).nbytes
-    return {"format": info.quantized, "bits_per_weight": n * 8 / info.numel}
+    cheap = getattr(source, "bits_per_weight", None)  # from the header, when the reader can
+    bpw = float(cheap(name)) if callable(cheap) else source.quantized(name).bits_per_weight
+    return {"format": info.quantized, "bits_per_weight": bpw}
 
 
 def weight_spec(spec: QuantSpec, shape: tuple) -> tuple[QuantSpec, str]:

@@ -207,6 +207,10 @@ class SafetensorsSource(Source):
             return super().quantized(name)  # raises: not a quantized weight
         return self._qparts.total_nbytes(self._quant[name])
 
+    def bits_per_weight(self, name: str) -> float:
+        """Bits on disk per value of quantized weight ``name``, every part counted (no data read)."""
+        return self.quantized_nbytes(name) * 8 / self.info(name).numel
+
     def _part_label(self, raw: str) -> str:
         path = self._where[raw][0]
         return self.label if path is None or os.path.basename(path) == self.label else f"{self.label}/{os.path.basename(path)}"
