@@ -8,9 +8,7 @@ them from page to page, so the settings, and a shared link, follow the user.
 import streamlit as st
 
 from ui.nav import sidebar_nav, st_pages
-from ui.routing import leave_legacy_pages_mode
 
-leave_legacy_pages_mode()
 st.set_page_config(page_title="qviz — see what quantization does", page_icon="📶", layout="wide")
 
 page = st.navigation(st_pages(), position="hidden")

@@ -7,48 +7,44 @@ import pandas as pd
 import streamlit as st
 
 from qviz.binning import histogram
+from qviz.calibrate.registry import METHODS, STATS_OPTIONS, compared
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
 from ui import compute
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
-from ui.spec_widgets import CALIBRATOR_TITLES, spec_controls
+from ui.keys import QUERY
+from ui.spec_widgets import option_controls, spec_controls, title_of
 from ui.tensor_picker import require_tensor
 
-leave_legacy_pages_mode()
-
-QUERY = "query-params"
 
 spec = spec_controls(granularity=True)
 st.title("Calibrators")
 st.caption("Which clipping range should this tensor get? Every calibrator answers on the same histogram; the table says what each answer costs.")
 picked = require_tensor(spec is not None, "calibrate")
-pct = float(st.select_slider("Percentile (for the percentile calibrator)", [99.0, 99.9, 99.99, 99.999], value=99.99, key="pct", bind=QUERY))
+names = compared()
+own = [o for n in names for o in METHODS[n].options]
+options = option_controls([o for o in own if o.values], st)  # the percentile slider, in view
+with st.expander("Every calibrator's options"):
+    options.update(option_controls([o for o in own if not o.values], st))
+    options.update(option_controls(list(STATS_OPTIONS.values()), st))
 try:
-    results = compute.compare(picked.key, picked.x, spec, pct)
+    results = compute.compare(picked.key, picked.x, spec, tuple(sorted(options.items())), tuple(names))
 except ValueError as e:
     st.error(str(e))
     st.stop()
 
-names = list(results)
-rows = []
-for method, (cal, m) in results.items():
-    b = cal.curve_block
-    rows.append({
-        "calibrator": CALIBRATOR_TITLES.get(method, method),
-        "clip_min": float(np.ravel(cal.clip_min)[b]), "clip_max": float(np.ravel(cal.clip_max)[b]),
-        "SQNR (dB)": m.sqnr_db, "MSE": m.mse,
-        "clipping share": (m.clip_mse / m.mse) if m.mse else 0.0, "rounding share": (m.round_mse / m.mse) if m.mse else 0.0,
-    })
-table = pd.DataFrame(rows)
+table = pd.DataFrame({"calibrator": results["calibrator"].map(title_of), "clip_min": results["clip_min"],
+                      "clip_max": results["clip_max"], "SQNR (dB)": results["sqnr_db"], "MSE": results["mse"],
+                      "clipping share": results["clip_share"], "rounding share": results["round_share"]})
 best = int(table["SQNR (dB)"].idxmax())
-n_blocks = int(results[names[0]][0].qparams.scale.size)
-block = results[names[0]][0].curve_block
+first = results["calibration"][0]
+n_blocks = int(first.qparams.scale.size)
+block = first.curve_block
 
-x_lo = float(np.nanmin([r["clip_min"] for r in rows] + [float(np.ravel(results[names[0]][0].data_min)[block])]))
-x_hi = float(np.nanmax([r["clip_max"] for r in rows] + [float(np.ravel(results[names[0]][0].data_max)[block])]))
+x_lo = float(np.nanmin([*table["clip_min"], float(np.ravel(first.data_min)[block])]))
+x_hi = float(np.nanmax([*table["clip_max"], float(np.ravel(first.data_max)[block])]))
 log_y = st.toggle("Log count axis", True, key="log", bind=QUERY)
-ranges = {CALIBRATOR_TITLES.get(m, m): (rows[i]["clip_min"], rows[i]["clip_max"]) for i, m in enumerate(names)}
+ranges = dict(zip(table["calibrator"], zip(table["clip_min"], table["clip_max"])))
 st.plotly_chart(
     thresholds_figure(histogram(picked.x, bins=240, range=(x_lo, x_hi)), ranges, log_y=log_y,
                       title=f"{picked.label} · {spec.describe()}" + (f" · thresholds of block {block}" if n_blocks > 1 else "")),
@@ -66,17 +62,16 @@ st.dataframe(
 st.caption(f"Green: the highest SQNR on this tensor ({table['calibrator'][best]}). Clipping share + rounding share = 100% of the MSE.")
 
 st.subheader("What each calibrator searched")
-searched = [m for m in names if len(results[m][0].curve)]
+searched = [i for i, m in enumerate(names) if METHODS[m].searches and len(results["calibration"][i].curve)]
 cols = st.columns(2)
-for i, method in enumerate(searched):
-    cal = results[method][0]
-    b = cal.curve_block
-    chosen = (float(np.ravel(cal.clip_min)[b]), float(np.ravel(cal.clip_max)[b]))
+for k, i in enumerate(searched):
+    cal, method = results["calibration"][i], names[i]
+    chosen = cal.chosen()
     chosen = tuple(c for c in chosen if c > 0) if spec.symmetric else chosen
-    with cols[i % 2]:
+    with cols[k % 2]:
         st.plotly_chart(
-            curve_figure(cal.curve, chosen, cal.criterion, color=color_of(names.index(method)),
-                         log_y=cal.criterion in ("KL divergence", "MSE", "model MSE"), title=CALIBRATOR_TITLES.get(method, method)),
+            curve_figure(cal.curve, chosen, cal.criterion, color=color_of(i), log_y=METHODS[method].log_curve,
+                         title=title_of(method)),
             key=f"curve_{method}", width="stretch",
         )
 st.caption("Each curve is the criterion the calibrator evaluated at every candidate threshold (KL divergence, MSE, or the CDF); the marker is the threshold it chose. Min-max searches nothing.")

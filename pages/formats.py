@@ -9,12 +9,10 @@ import qviz
 from qviz.binning import histogram
 from qviz.plots.formats import levels_figure, sqnr_bits_figure
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.tensor_picker import require_tensor
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 BUDGETS = ["4 bits", "8 bits", "1-2 bits", "all"]  # also their values in the URL (?budget=…)
 FAMILY_NOTES = {
     "uniform": "equal steps Δ from a QuantSpec and min-max (per-group: one float32 scale per 64 values)",

@@ -9,14 +9,12 @@ import streamlit as st
 from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from ui import impact
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
+from ui.tensor_picker import model_select
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 WHAT = {"weights": "Weights", "activations": "Activations", "both": "Both"}
-MODELS = {"digits_cnn": "Digits CNN (accuracy)", "minilm": "MiniLM (embedding cosine to fp32)"}
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()
@@ -28,7 +26,7 @@ if spec is None:
 opts = tuple(sorted(options.items()))
 
 c = st.columns([3, 2])
-model = c[0].selectbox("Built-in model", list(MODELS), format_func=MODELS.get, key="imodel", bind=QUERY)
+model = model_select("Built-in model", "imodel", c[0])
 what = c[1].segmented_control("Quantize", list(WHAT), format_func=WHAT.get, default="both", key="iwhat", bind=QUERY,
                               help="Each Linear/Conv layer's weights, its input activations, or both.") or "both"
 big = model == "minilm"

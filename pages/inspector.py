@@ -9,13 +9,11 @@ import streamlit as st
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
 from ui import compute
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import require_tensor
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()
@@ -45,7 +43,7 @@ st.dataframe(table, hide_index=True, width="stretch", key="stats_table")
 c = st.columns(5)
 c[0].metric("SQNR", f"{m.sqnr_db:.2f} dB")
 c[1].metric("MSE", f"{m.mse:.4g}")
-c[2].metric("clipping share of MSE", f"{(m.clip_mse / m.mse if m.mse else 0):.1%}")
+c[2].metric("clipping share of MSE", f"{m.clip_share:.1%}")
 c[3].metric("RMSE / Δ", f"{m.rmse_over_scale:.3f}", help="≈ 0.29 is pure rounding noise; more means clipping.")
 c[4].metric("codes used", f"{m.code_usage:.1%}")
 

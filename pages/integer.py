@@ -10,12 +10,10 @@ import qviz
 from qviz.intarith import QFormat, check_matmul, requantize
 from qviz.plots.intarith import requant_figure, terms_waterfall
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.tensor_picker import require_tensor
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 MAX_ROWS, MAX_K, N_COLS = 32, 256, 8
 UINT8 = qviz.QuantSpec(bits=8, signed=False, symmetric=False)
 
@@ -123,7 +121,7 @@ with left:
     st.caption("Each bar is one term of article 001's expansion; they add up to the int32 accumulator, which times S_w·S_x is the output.")
 with right:
     exact, deq = check.exact, check.dequantized
-    sqnr = 10 * np.log10((exact**2).sum() / max(((deq - exact) ** 2).sum(), 1e-300))
+    sqnr = qviz.error_metrics(exact, deq).sqnr_db
     st.metric("Z_w, Z_x", f"{check.zero_a}, {check.zero_b}")
     st.metric("output (float / integer path)", f"{exact[i, j]:.5g} / {deq[i, j]:.5g}")
     st.metric("SQNR of the integer product", f"{sqnr:.2f} dB", help="S_w·S_x·acc against the float product of the unquantized operands.")

@@ -9,21 +9,21 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import data, layers
+from ui import layers
 from ui.glossary import glossary
 from ui.nav import link
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import MODEL, MODELS, UPLOAD_TYPES, _upload_source
+from ui.tensor_picker import MODEL, UPLOAD_TYPES, model_select, upload_source
+from ui import keys
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
          "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
 
 spec = spec_controls(granularity=True)
 method, options = calibrator_control()
+opts = tuple(sorted(options.items()))
 st.title("Model layers")
 st.caption("Quantize every layer of a model with the sidebar's quantizer, and with a second one beside it: which layers lose the most?")
 if spec is None:
@@ -41,21 +41,19 @@ name_a, name_b = spec.describe(), spec_b.describe()
 
 try:
     if src == "builtin":
-        model = st.selectbox("Built-in model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
+        model = model_select("Built-in model")
         acts = st.toggle("Include activations (runs the model on its calibration data)", True, key="acts", bind=QUERY)
-        df_a = layers.builtin(model, spec, method, acts)
-        df_b = layers.builtin(model, spec_b, method, acts)
+        df_a = layers.builtin(model, spec, method, acts, opts)
+        df_b = layers.builtin(model, spec_b, method, acts, opts)
         label = model
     else:
         up = st.file_uploader("Checkpoint", type=UPLOAD_TYPES, key="lupload")
         if up is None:
             st.info("Upload a checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz) to scan its layers.")
             st.stop()
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
-        df_a = layers.uploaded(digest, source, spec, method, up.name)
-        df_b = layers.uploaded(digest, source, spec_b, method, up.name)
+        digest, source = upload_source(up)
+        df_a = layers.uploaded(digest, source, spec, method, up.name, opts)
+        df_b = layers.uploaded(digest, source, spec_b, method, up.name, opts)
         model, label = None, up.name
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))

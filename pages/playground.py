@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 import qviz
-from qviz.binning import error_histogram, histogram
-from qviz.occupancy import code_counts, reachable_codes
-from qviz.plots import codes_figure, display_range, error_figure, histogram_figure, transfer_figure
+from qviz.plots import codes_figure, error_figure, histogram_figure, transfer_figure
+from ui import compute
 from ui.glossary import glossary
-from ui.routing import leave_legacy_pages_mode
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import SAMPLE, require_tensor
+from ui.keys import QUERY
 
-leave_legacy_pages_mode()
 
-QUERY = "query-params"
 
 EXAMPLES = {
     "ex_skew": ("[40, 1000] → uint8", dict(src=SAMPLE, sample="skewed_40_1000", signed=False, mode="asymmetric", bits=8, narrow=False)),
@@ -27,28 +23,6 @@ EXAMPLES = {
 def _apply(values: dict) -> None:
     for k, v in values.items():
         st.session_state[k] = v
-
-
-@st.cache_data(show_spinner=False, max_entries=64, scope="session")
-def _view(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, bins: int):
-    """Everything the page draws, computed once per (tensor content, spec, calibrator)."""
-    cal = qviz.calibrate(_x, spec, method, **dict(options))
-    qp = cal.qparams
-    x_hat = qviz.fake_quantize(_x, qp)
-    metrics = qviz.error_metrics(_x, x_hat, qp)
-    lo, hi = cal.data_min.item(), cal.data_max.item()
-    span = display_range(lo, hi, qp)
-    return dict(
-        qparams=qp,
-        metrics=metrics,
-        clip=cal.chosen(),
-        data_range=(lo, hi),
-        span=span,
-        hist=histogram(_x, bins=bins, range=span),
-        errors=error_histogram(_x, x_hat, qp, bins=120),
-        counts=code_counts(_x, qp),
-        reachable=reachable_codes(_x, qp),
-    )
 
 
 spec = spec_controls()
@@ -66,8 +40,9 @@ with left:
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 
-view = _view(picked.key, picked.x, spec, method, tuple(sorted(options.items())), 240)
-qp, m = view["qparams"], view["metrics"]
+view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), codes=True)
+cal, m = view["calibration"], view["metrics"]
+qp = cal.qparams
 
 reference = 6.02 * spec.bits + 1.76
 c = st.columns(5)
@@ -80,13 +55,13 @@ c[4].metric("qmax", f"{spec.qmax}")
 c = st.columns(5)
 c[0].metric("codes used", f"{m.code_usage:.1%}", help="Share of the integer codes at least one value maps to.")
 c[1].metric("range wasted", f"{m.wasted_range:.2%}", help="Share of the integer range that no value between the tensor's min and max can reach.")
-c[2].metric("clipping share", f"{(m.clip_mse / m.mse if m.mse else 0):.1%}", help="Share of the MSE from values beyond the clamp.")
+c[2].metric("clipping share", f"{m.clip_share:.1%}", help="Share of the MSE from values beyond the clamp.")
 c[3].metric("RMSE / Δ", f"{m.rmse_over_scale:.3f}", help="≈ 0.29 (1/√12) is pure rounding noise; larger means clipping.")
 c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
 
 log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
 st.plotly_chart(
-    histogram_figure(view["hist"], qp, clip=view["clip"], data_range=view["data_range"], log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
+    histogram_figure(view["hist"], qp, clip=cal.chosen(), data_range=(cal.data_min.item(), cal.data_max.item()), log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(

@@ -19,7 +19,7 @@ True
 from .affine import QParams, choose_qparams, dequantize, fake_quantize, quantize
 from .analyze import analyze
 from .blocks import block_min_max, block_size, grid_shape
-from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names
+from .calibrate import CALIBRATORS, Calibration, Calibrator, calibrate, calibrator_names, compare_calibrators
 from .formats import FORMATS, Format, compare_formats, format_names, get_format
 from .intarith import (
     QFormat,
@@ -32,6 +32,7 @@ from .intarith import (
 )
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
+from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
 from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
@@ -60,6 +61,7 @@ __all__ = [
     "calibrate",
     "CALIBRATORS",
     "calibrator_names",
+    "compare_calibrators",
     "open_source",
     "Source",
     "SourceError",

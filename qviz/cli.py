@@ -20,7 +20,8 @@ import json
 import os
 import sys
 
-from .calibrate.calibrator import CALIBRATORS, HISTOGRAM_OPTIONS, METHODS
+from .calibrate.calibrator import Calibrator
+from .calibrate.registry import METHODS, all_options, options_for, takers
 from .sources import SourceError
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
@@ -50,8 +51,12 @@ def spec_parent() -> argparse.ArgumentParser:
     g.add_argument("--granularity", choices=["tensor", "channel", "group"], default="tensor", help="default tensor")
     g.add_argument("--axis", type=int, help="channel axis (default 0) or group axis (default -1)")
     g.add_argument("--group-size", type=int, help="values per group with --granularity group (default 32)")
-    g.add_argument("--calibrator", default="minmax", metavar="NAME", help=f"{', '.join(CALIBRATORS)} (default minmax)")
-    g.add_argument("--percentile", type=float, help="percentile of the percentile calibrator (default 99.99)")
+    g.add_argument("--calibrator", default="minmax", metavar="NAME", help=f"{', '.join(METHODS)} (default minmax)")
+    c = p.add_argument_group("calibrator options (qviz.calibrate.registry: each flag reaches the calibrators that take it)")
+    for o in all_options().values():
+        users = takers(o.name)
+        c.add_argument(o.flag, dest=o.name, type=o.type, choices=o.choices or None, metavar=None if o.choices else o.type.__name__.upper(),
+                       help=f"{o.help} ({', '.join(users) or 'every calibrator'}; default {o.default})")
     return p
 
 
@@ -72,24 +77,25 @@ def spec_from_args(a) -> QuantSpec:
 
 
 def method_options(a, allow_all: bool = False) -> tuple[str, dict]:
-    """``(calibrator, options)`` from ``--calibrator`` and ``--percentile``."""
-    names = list(CALIBRATORS) + (["all"] if allow_all else [])
+    """``(calibrator, options)`` from ``--calibrator`` and the calibrator option flags (``--percentile``, …)."""
+    names = list(METHODS) + (["all"] if allow_all else [])
     if a.calibrator not in names:
         raise UsageError(f"argument --calibrator: invalid choice {a.calibrator!r} (choose from {', '.join(names)})")
     options = {}
-    if a.percentile is not None:
-        if a.calibrator not in ("percentile", "all"):
-            raise UsageError("--percentile needs --calibrator percentile")
-        if not 0 < a.percentile <= 100:
-            raise UsageError(f"--percentile must be in (0, 100], got {a.percentile}")
-        options["percentile"] = a.percentile
+    for o in all_options().values():
+        value = getattr(a, o.name, None)
+        if value is None:
+            continue
+        users = takers(o.name)
+        if a.calibrator != "all" and a.calibrator not in users:
+            raise UsageError(f"{o.flag} needs --calibrator {' or '.join(users)}")
+        options[o.name] = value
+    for m in METHODS if a.calibrator == "all" else [a.calibrator]:
+        try:  # every check of the options (the method's and the statistics') runs when a Calibrator is made
+            Calibrator(QuantSpec(), m, **options_for(m, options))
+        except ValueError as e:
+            raise UsageError(f"--calibrator {m}: {e}") from None
     return a.calibrator, options
-
-
-def options_for(method: str, options: dict) -> dict:
-    """The options ``method`` takes (``--percentile`` only reaches the percentile calibrator)."""
-    allowed = set(METHODS[method][1]) | set(HISTOGRAM_OPTIONS)
-    return {k: v for k, v in options.items() if k in allowed}
 
 
 class Progress:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cli import UsageError, dump_json, emit, method_options, open_path, options_for, progress_for, spec_from_args
+from .calibrate.registry import options_for
+from .cli import UsageError, dump_json, emit, method_options, open_path, progress_for, spec_from_args
 
 TABLE = ["name", "kind", "shape", "dtype", "granularity", "clip_min", "clip_max", "scale", "zero_point", "sqnr_db", "psnr_db",
          "note"]
@@ -76,11 +77,9 @@ def scan(a) -> int:
 
 
 def calibrate_cmd(a) -> int:
-    from .affine import fake_quantize
     from .analyze import weight_spec
-    from .calibrate import calibrate, calibrator_names
+    from .calibrate import compare_calibrators
     from .export import calibration_entry, spec_dict
-    from .metrics import error_metrics
 
     spec = spec_from_args(a)
     method, options = method_options(a, allow_all=True)
@@ -96,18 +95,18 @@ def calibrate_cmd(a) -> int:
     tspec, note = weight_spec(spec, x.shape)
     if note:
         _warn(f"note: {note}")
-    methods = [m for m in calibrator_names() if m != "moving_average"] if method == "all" else [method]
+    try:
+        table = compare_calibrators(x, tspec, None if method == "all" else [method], **options)
+    except ValueError as e:
+        raise UsageError(f"{src.label}: tensor {a.tensor!r}: {e}") from None
     results = []
-    for m in methods:
-        try:
-            c = calibrate(x, tspec, m, **options_for(m, options))
-        except ValueError as e:
-            raise UsageError(f"{src.label}: tensor {a.tensor!r}: {e}") from None
-        met = error_metrics(x, fake_quantize(x, c.qparams), c.qparams).as_dict()
+    for r in table.itertuples():
+        c = r.calibration
         entry = calibration_entry(c, "weight", info.shape, info.dtype, note)
-        results.append({"calibrator": m, "criterion": c.criterion, **{k: entry[k] for k in (
+        results.append({"calibrator": r.calibrator, "criterion": r.criterion, **{k: entry[k] for k in (
             "granularity", "axis", "group_size", "grid", "clip_min", "clip_max", "scale", "zero_point", "qmin", "qmax", "amax")},
-            "data_min": float(np.min(c.data_min)), "data_max": float(np.max(c.data_max)), "n": c.n, "metrics": met})
+            "data_min": float(np.min(c.data_min)), "data_max": float(np.max(c.data_max)), "n": c.n,
+            "metrics": r.metrics.as_dict()})
     if a.json:
         emit(dump_json({"source": src.label, "tensor": a.tensor, "shape": list(info.shape), "dtype": info.dtype,
                         "spec": spec_dict(tspec), "note": note, "calibrations": results}), a.out)
@@ -182,7 +181,7 @@ def export(a) -> int:
 
 def sensitivity_cmd(a) -> int:
     from .impact import ModelQuantizer, sensitivity_report
-    from .sources.builtin import MODELS
+    from .models import MODELS
 
     spec = spec_from_args(a)
     method, options = method_options(a)

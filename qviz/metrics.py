@@ -62,7 +62,18 @@ class Metrics:
     n: int
     nonfinite: int
 
+    @property
+    def clip_share(self) -> float:
+        """Share of the MSE that clipping causes: ``clip_mse / mse`` (0 when there is no error)."""
+        return self.clip_mse / self.mse if self.mse else 0.0
+
+    @property
+    def round_share(self) -> float:
+        """Share of the MSE that rounding causes: ``round_mse / mse`` (0 when there is no error)."""
+        return self.round_mse / self.mse if self.mse else 0.0
+
     def as_dict(self) -> dict:
+        """The fields as a dict (the derived shares are properties, not fields)."""
         return asdict(self)
 
     @classmethod

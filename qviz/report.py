@@ -25,17 +25,13 @@ import pandas as pd
 import plotly.io as pio
 
 from . import blocks
-from .affine import fake_quantize
 from .analyze import analyze, weight_spec
 from .binning import histogram
-from .calibrate.calibrator import CALIBRATORS, HISTOGRAM_OPTIONS, METHODS
-from .metrics import error_metrics
+from .calibrate.compare import compare_calibrators
 from .plots import layer_bars_figure, thresholds_figure, worst_layers
 from .sources import Source, open_source
 from .spec import QuantSpec
 
-#: calibrators drawn on each worst layer (moving_average equals minmax on one tensor)
-REPORT_CALIBRATORS = tuple(m for m in CALIBRATORS if m != "moving_average")
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0} .cap{color:#555;font-size:.92em;margin:.2em 0 1.5em}
@@ -98,26 +94,18 @@ class _Figures:
         return f'<div class="fig">{div}</div><p class="cap">{caption}</p>'
 
 
-def _options_for(method: str, options: dict) -> dict:
-    allowed = set(METHODS[method][1]) | set(HISTOGRAM_OPTIONS)
-    return {k: v for k, v in options.items() if k in allowed}
+def layer_calibrators(x: np.ndarray, spec: QuantSpec, method: str, options: dict, calibrators=None):
+    """Every calibrator on one tensor: ``(histogram of the shown block, {name: (clip_min, clip_max)}, rows, block)``.
 
-
-def layer_calibrators(x: np.ndarray, spec: QuantSpec, method: str, options: dict, calibrators=REPORT_CALIBRATORS):
-    """Every calibrator on one tensor: ``(histogram of the shown block, {name: (clip_min, clip_max)}, rows, block)``."""
-    from .calibrate import calibrate
-
+    ``calibrators``: method names, default those of :func:`qviz.compare_calibrators`.
+    """
     tspec, _ = weight_spec(spec, x.shape)
-    cals = {m: calibrate(x, tspec, m, **_options_for(m, options)) for m in calibrators}
-    block = cals[method].curve_block if method in cals else next(iter(cals.values())).curve_block
+    table = compare_calibrators(x, tspec, calibrators, **options)
+    names = list(table["calibrator"])
+    block = table["calibration"][0].curve_block  # the same for every method: the block with the widest data range
     values = blocks.to_blocks(x, tspec.granularity)[block]
-    rows = []
-    for m, c in cals.items():
-        met = error_metrics(x, fake_quantize(x, c.qparams), c.qparams)
-        lo, hi = c.chosen(block)
-        rows.append({"calibrator": m, "clip_min": lo, "clip_max": hi, "sqnr_db": met.sqnr_db, "mse": met.mse,
-                     "clip share": met.clip_mse / met.mse if met.mse else 0.0})
-    return histogram(values, 200), {m: c.chosen(block) for m, c in cals.items()}, pd.DataFrame(rows), block
+    rows = table[["calibrator", "clip_min", "clip_max", "sqnr_db", "mse", "clip_share"]].rename(columns={"clip_share": "clip share"})
+    return histogram(values, 200), dict(zip(names, zip(table["clip_min"], table["clip_max"]))), rows, block
 
 
 def _small_table(df: pd.DataFrame, highlight: str) -> str:

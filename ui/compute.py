@@ -11,6 +11,7 @@ import streamlit as st
 
 import qviz
 from qviz.binning import error_histogram, histogram
+from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import display_range
 from qviz.stats import channel_ranges, tensor_stats
 
@@ -22,8 +23,12 @@ def _widest_block(cal) -> int:
 
 
 @st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")
-def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None = None) -> dict:
-    """Calibration, error metrics, histograms and per-channel ranges of one tensor under one spec."""
+def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None = None,
+            codes: bool = False) -> dict:
+    """Calibration, error metrics, histograms and per-channel ranges of one tensor under one spec.
+
+    ``codes``: also the values per integer code and the reachable codes (``counts``, ``reachable``).
+    """
     cal = qviz.calibrate(_x, spec, method, **dict(options))
     x_hat = qviz.fake_quantize(_x, cal.qparams)
     metrics = qviz.error_metrics(_x, x_hat, cal.qparams)
@@ -39,6 +44,8 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
         hist=histogram(_x, bins=BINS, range=span), errors=error_histogram(_x, x_hat, cal.qparams, bins=120),
         channels=None,
     )
+    if codes:
+        out["counts"], out["reachable"] = code_counts(_x, cal.qparams), reachable_codes(_x, cal.qparams)
     if _x.ndim >= 2 and _x.size:
         axis = getattr(spec.granularity, "axis", 0)
         if -_x.ndim <= axis < _x.ndim and _x.shape[axis] > 1:
@@ -47,11 +54,6 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
 
 
 @st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")
-def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, percentile: float) -> dict:
-    """Every calibrator on one tensor: calibrations and their error metrics."""
-    results = {}
-    for method in qviz.calibrator_names():
-        options = {"percentile": percentile} if method == "percentile" else {}
-        cal = qviz.calibrate(_x, spec, method, **options)
-        results[method] = (cal, qviz.error_metrics(_x, qviz.fake_quantize(_x, cal.qparams), cal.qparams))
-    return results
+def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
+    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs)."""
+    return qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **dict(options))

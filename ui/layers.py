@@ -8,25 +8,25 @@ import streamlit as st
 import qviz
 
 
-def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str) -> pd.DataFrame:
+def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str, options: tuple = ()) -> pd.DataFrame:
     bar = st.progress(0.0, text=f"Scanning {label}…")
 
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} · {name}")
 
     try:
-        return qviz.analyze(source, spec, method, activations=activations, progress=progress)
+        return qviz.analyze(source, spec, method, activations=activations, progress=progress, **dict(options))
     finally:
         bar.empty()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool) -> pd.DataFrame:
-    """Analysis of a built-in model (the same for every user: shared cache)."""
-    return _run(model, spec, method, activations, model)
+def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool, options: tuple = ()) -> pd.DataFrame:
+    """Analysis of a built-in model (the same for every user: shared cache); ``options``: the calibrator's, as pairs."""
+    return _run(model, spec, method, activations, model, options)
 
 
 @st.cache_data(show_spinner=False, max_entries=4, scope="session")
-def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str) -> pd.DataFrame:
+def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str, options: tuple = ()) -> pd.DataFrame:
     """Analysis of an uploaded checkpoint (this session only)."""
-    return _run(_source, spec, method, False, label)
+    return _run(_source, spec, method, False, label, options)

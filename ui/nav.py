@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui.keys import SHARED_KEYS
+
 #: (script, title, icon, url path); the first is the default page, served at "/"
 PAGES = [
     ("pages/playground.py", "Playground", ":material/tune:", "playground"),
@@ -24,9 +26,7 @@ PAGES = [
     ("pages/formats.py", "Formats", ":material/scatter_plot:", "formats"),
     ("pages/integer.py", "Integer arithmetic", ":material/calculate:", "integer"),
 ]
-#: URL-bound widget keys every page understands (see ui.spec_widgets and ui.tensor_picker)
-SHARED_KEYS = ("bits", "signed", "mode", "narrow", "quantizer", "rounding", "gran", "axis", "group", "gaxis",
-               "calib", "pct", "src", "sample", "model", "tensor")
+#: URL-bound widget keys every page understands: ui.keys.SHARED_KEYS (imported above)
 
 
 def st_pages() -> list:

@@ -15,12 +15,14 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from qviz.models import model_names, model_title
+from qviz.sources import UPLOADS
 from ui import data
+from ui import keys
+from ui.keys import QUERY
 
-QUERY = "query-params"
-UPLOAD_TYPES = ["npy", "npz", "pt", "pth", "bin", "safetensors", "onnx"]
+UPLOAD_TYPES = [e.lstrip(".") for e in UPLOADS]  # qviz.sources.UPLOADS: one list with the readers
 MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
-MODELS = {"digits_cnn": "Digits CNN (trained here)", "minilm": "all-MiniLM-L6-v2"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,19 @@ def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
     x = _source.load(tensor)
     x.setflags(write=False)
     return x
+
+
+def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
+    """A URL-bound choice of built-in model (:data:`qviz.models.MODELS`, the one list)."""
+    c = container or st
+    return c.selectbox(label, model_names(), key=key, bind=QUERY, format_func=lambda n: f"{n} · {model_title(n)}")
+
+
+def upload_source(up) -> tuple[str, qviz.Source]:
+    """``(content digest, Source)`` of an ``st.file_uploader`` file, cached for this session only."""
+    raw = up.getvalue()
+    digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
+    return digest, _upload_source(digest, raw, up.name)
 
 
 def opened_path() -> str | None:
@@ -93,7 +108,7 @@ def _tensor_select(source, label_prefix: str) -> str | None:
     infos = [source.info(n) for n in names]
     # open on the largest float tensor: a model's most interesting weight, not its first bias
     largest = max(range(len(names)), key=lambda i: (infos[i].is_float, infos[i].numel))
-    name = st.selectbox("Tensor", names, index=largest, key="tensor", bind=QUERY)
+    name = st.selectbox("Tensor", names, index=largest, key=keys.TENSOR, bind=QUERY)
     info = source.info(name)
     st.caption(f"shape {tuple(info.shape)} · {info.dtype} · {info.numel:,} values" + (f" · node {info.node}" if info.node else ""))
     return name
@@ -107,7 +122,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
     path = opened_path()
     sources, default_source = ([SAMPLE, MODEL, UPLOAD, FILE], FILE) if path else ([SAMPLE, MODEL, UPLOAD], default_source)
-    kind = st.segmented_control("Source", sources, default=default_source, key="src", bind=QUERY,
+    kind = st.segmented_control("Source", sources, default=default_source, key=keys.SOURCE, bind=QUERY,
                                 help=f"File: {path}" if path else None) or default_source
     try:
         if kind == FILE:
@@ -118,12 +133,12 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             x = _path_tensor(path, _stamp(path), tensor)
             return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
         if kind == SAMPLE:
-            name = st.selectbox("Distribution", qviz.sample_names(), key="sample", bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
+            name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
             x = data.sample(name, source.info(name).shape[0])
             return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
         if kind == MODEL:
-            model = st.selectbox("Model", list(MODELS), key="model", bind=QUERY, help=" · ".join(f"{k}: {v}" for k, v in MODELS.items()))
+            model = model_select()
             source = _builtin(model)
             tensor = _tensor_select(source, model)
             if tensor is None:
@@ -135,9 +150,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
         if up is None:
             st.info("Upload a file to inspect its tensors.")
             return None
-        raw = up.getvalue()
-        digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-        source = _upload_source(digest, raw, up.name)
+        digest, source = upload_source(up)
         tensor = _tensor_select(source, up.name)
         if tensor is None:
             return None

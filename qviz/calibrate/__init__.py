@@ -10,8 +10,9 @@
 =================  ==========================================================
 
 One module per concept: :mod:`.histogram` (streaming per-block statistics),
-one module per method, :mod:`.calibrator` (``Calibrator`` / ``calibrate``),
-:mod:`.result` (``Calibration``).
+one module per method, :mod:`.registry` (one :class:`~.registry.Method` record per
+method: everything else reads it), :mod:`.calibrator` (``Calibrator`` / ``calibrate``),
+:mod:`.compare` (``compare_calibrators``), :mod:`.result` (``Calibration``).
 
 Example
 -------
@@ -23,6 +24,9 @@ Example
 """
 
 from .calibrator import CALIBRATORS, Calibrator, calibrate, calibrator_names
+from .compare import compare_calibrators
+from .registry import METHODS, Method, Option, register
 from .result import Calibration
 
-__all__ = ["CALIBRATORS", "Calibration", "Calibrator", "calibrate", "calibrator_names"]
+__all__ = ["CALIBRATORS", "METHODS", "Calibration", "Calibrator", "Method", "Option", "calibrate", "calibrator_names",
+           "compare_calibrators", "register"]

@@ -26,31 +26,21 @@ import numpy as np
 
 from ..affine import choose_qparams
 from ..spec import QuantSpec
-from .aciq import aciq
-from .entropy import entropy
 from .histogram import BlockHistogram
-from .minmax import minmax, moving_average
-from .mse import mse
-from .percentile import percentile
+from .registry import METHODS, STATS_OPTIONS, get_method
 from .result import Calibration
 
-#: method name -> (function, options it accepts with defaults)
-METHODS = {
-    "minmax": (minmax, {}),
-    "moving_average": (moving_average, {}),
-    "percentile": (percentile, {"percentile": 99.99}),
-    "entropy": (entropy, {"num_levels": None, "start_bin": 128, "stride": 1}),
-    "mse": (mse, {}),
-    "aciq": (aciq, {"distribution": "auto"}),
-}
-CALIBRATORS = tuple(METHODS)
-#: options of the statistics, accepted by every method
-HISTOGRAM_OPTIONS = {"num_bins": 2048, "oversample": None, "averaging_constant": 0.01}
+#: options of the statistics, accepted by every method (name -> default)
+HISTOGRAM_OPTIONS = {o.name: o.default for o in STATS_OPTIONS.values()}
 
 
 def calibrator_names() -> list[str]:
-    """Names accepted as ``method``."""
-    return list(CALIBRATORS)
+    """Names accepted as ``method`` (the keys of :data:`qviz.calibrate.registry.METHODS`)."""
+    return list(METHODS)
+
+
+#: the built-in methods (:func:`calibrator_names` also lists any registered later)
+CALIBRATORS = tuple(METHODS)
 
 
 class Calibrator:
@@ -61,21 +51,20 @@ class Calibrator:
     spec : QuantSpec
         Granularity, symmetry, bits and quantizer of the target.
     method : str
-        One of :data:`CALIBRATORS`: ``"minmax"``, ``"moving_average"``,
+        A name of :data:`qviz.calibrate.registry.METHODS`: ``"minmax"``, ``"moving_average"``,
         ``"percentile"`` (``percentile=99.99``), ``"entropy"`` (``num_levels``,
         ``start_bin=128``, ``stride=1``), ``"mse"``, ``"aciq"``
         (``distribution="auto"``).
     **options
-        The method's options, plus ``num_bins=2048``, ``oversample=None`` and
-        ``averaging_constant=0.01`` for the statistics.
+        The method's options (its :class:`~qviz.calibrate.registry.Option` records), plus
+        ``num_bins=2048``, ``oversample=None`` and ``averaging_constant=0.01`` for the statistics.
     """
 
     def __init__(self, spec: QuantSpec, method: str = "minmax", **options):
         if not isinstance(spec, QuantSpec):
             raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
-        if method not in METHODS:
-            raise ValueError(f"unknown calibration method {method!r}; choose one of {', '.join(CALIBRATORS)}")
-        fn, defaults = METHODS[method]
+        record = get_method(method)
+        defaults = record.defaults
         unknown = set(options) - set(defaults) - set(HISTOGRAM_OPTIONS)
         if unknown:
             raise ValueError(
@@ -84,16 +73,19 @@ class Calibrator:
             )
         self.spec = spec
         self.method = method
-        self._fn = fn
+        for option in record.options:
+            if option.name in options:
+                option.validate(options[option.name])
+        self._fn = record.fn
         self._method_options = {**defaults, **{k: v for k, v in options.items() if k in defaults}}
         hist_options = {**HISTOGRAM_OPTIONS, **{k: v for k, v in options.items() if k in HISTOGRAM_OPTIONS}}
         self.options = {**self._method_options, **hist_options}
-        if method == "entropy" and hist_options["num_bins"] < self._method_options["start_bin"]:
+        if "start_bin" in defaults and hist_options["num_bins"] < self._method_options["start_bin"]:
             raise ValueError(
                 f"entropy searches from bin start_bin={self._method_options['start_bin']} but num_bins is "
                 f"{hist_options['num_bins']}: raise num_bins or lower start_bin"
             )
-        self._hist = BlockHistogram(spec, **hist_options, histogram=method not in ("minmax", "moving_average"))
+        self._hist = BlockHistogram(spec, **hist_options, histogram=record.needs_histogram)
 
     def observe(self, batch) -> Calibrator:
         """Accumulate one batch (numpy or torch); returns ``self`` so calls chain."""

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 
-def _check(percentile) -> float:
+def check_percentile(percentile) -> float:
+    """``percentile`` as a float, or ``ValueError`` when it is not in (0, 100]."""
     p = float(percentile)
     if not 0 < p <= 100:
         raise ValueError(f"percentile must be in (0, 100], e.g. 99.99; got {percentile!r}")
@@ -70,7 +71,7 @@ def quantile(left, right, counts, q) -> np.ndarray:
 
 def percentile(stats, spec, curve_block, percentile=99.99):
     """Clip at the percentile (see module docstring); curve = CDF at the bin edges of ``curve_block``."""
-    p = _check(percentile)
+    p = check_percentile(percentile)
     if spec.symmetric:
         left, right, counts = abs_bins(stats)
         a = quantile(left, right, counts, p / 100)

@@ -24,19 +24,11 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
-
+from ..affine import fake_quantize
+from ..models.channels import from_channels, quant_layers, to_channels
 from ..spec import QuantSpec
 
 WHAT = ("weights", "activations", "both")
-
-
-def quant_layers(model) -> list[tuple[str, object]]:
-    """``(name, module)`` of every Linear/Conv, in module order."""
-    import torch
-
-    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
 
 
 def check_what(what: str) -> str:
@@ -46,20 +38,8 @@ def check_what(what: str) -> str:
 
 
 def fake_quantize_input(module, x, qparams):
-    """``x`` fake-quantized on its ``(channels, values)`` view (as :mod:`qviz.models.capture` calibrated it)."""
-    import torch
-
-    from ..affine import fake_quantize
-
-    x32 = x.detach().to(torch.float32)
-    if isinstance(module, torch.nn.Linear):
-        c = x32.reshape(-1, x32.shape[-1]).T.contiguous().numpy()
-        out = torch.from_numpy(np.ascontiguousarray(fake_quantize(c, qparams).T)).reshape(x32.shape)
-    else:
-        moved = x32.transpose(0, 1)
-        c = moved.reshape(moved.shape[0], -1).contiguous().numpy()
-        out = torch.from_numpy(fake_quantize(c, qparams)).reshape(moved.shape).transpose(0, 1)
-    return out.to(x.dtype)
+    """``x`` fake-quantized on its ``(channels, values)`` view (:mod:`qviz.models.channels`, as capture calibrated it)."""
+    return from_channels(module, fake_quantize(to_channels(module, x), qparams), x)
 
 
 class ModelQuantizer:
@@ -87,12 +67,12 @@ class ModelQuantizer:
     """
 
     def __init__(self, name: str, method: str = "minmax", *, model=None, calibration_limit: int | None = None, **options):
-        from ..sources.builtin import MODELS, ModelSource
+        from ..models import MODELS, open_model
 
         if name not in MODELS:
             raise ValueError(f"{name}: not a built-in model; choose one of {', '.join(MODELS)}")
         self.name, self.method, self.options = name, method, options
-        self.source = ModelSource(name)
+        self.source = open_model(name)
         self.module = self.source.module
         self.task_metric = self.source.task_metric
         self.model = model if model is not None else self.module.build()

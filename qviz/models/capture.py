@@ -36,6 +36,7 @@ import numpy as np
 from ..spec import PerChannel, PerGroup, PerTensor, QuantSpec
 from ..stats import range_ratio
 from ..streaming import Moments
+from .channels import quant_layers, to_channels
 
 DEFAULT_SAMPLE_NUMEL = 1 << 18
 
@@ -115,17 +116,6 @@ class _Running:
         return out
 
 
-def _as_channels(module, x) -> np.ndarray:
-    import torch
-
-    x = x.detach().to(torch.float32)
-    if isinstance(module, torch.nn.Linear):
-        return x.reshape(-1, x.shape[-1]).T.contiguous().numpy()
-    if x.ndim == len(module.kernel_size) + 1:  # an unbatched conv input (C, ...)
-        x = x.unsqueeze(0)
-    return x.transpose(0, 1).reshape(x.shape[1], -1).contiguous().numpy()
-
-
 def capture(
     model,
     batches,
@@ -161,8 +151,7 @@ def capture(
     from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
-    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+    layers = quant_layers(model)
     state: dict = {}
     errors: dict = {}
 
@@ -170,7 +159,7 @@ def capture(
         def fn(module, inputs, output):
             if name in errors or not inputs or not isinstance(inputs[0], torch.Tensor) or inputs[0].numel() == 0:
                 return
-            x = _as_channels(module, inputs[0])
+            x = to_channels(module, inputs[0])
             if name not in state:
                 state[name] = (Calibrator(act_spec, method, **options), _Running(x.shape[0], sample_numel))
             cal, run_stats = state[name]

