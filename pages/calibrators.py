@@ -10,7 +10,7 @@ from qviz.binning import histogram
 from qviz.calibrate.registry import METHODS, STATS_OPTIONS, compared
 from qviz.plots import curve_figure, thresholds_figure
 from qviz.plots.calibration import color_of
-from ui import compute
+from ui import activations, compute
 from ui.glossary import glossary
 from ui.keys import QUERY
 from ui.spec_widgets import option_controls, spec_controls, title_of
@@ -75,5 +75,8 @@ for k, i in enumerate(searched):
             key=f"curve_{method}", width="stretch",
         )
 st.caption("Each curve is the criterion the calibrator evaluated at every candidate threshold (KL divergence, MSE, or the CDF); the marker is the threshold it chose. Min-max searches nothing.")
+
+if activations.is_activation(picked):
+    activations.token_channel_section(picked, spec)
 
 glossary()

@@ -7,10 +7,10 @@ import json
 import streamlit as st
 
 from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_figure
-from ui import impact
+from ui import activations, impact
 from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
-from ui.tensor_picker import model_select
+from ui.tensor_picker import model_select, opened_path
 from ui.keys import QUERY
 
 
@@ -25,10 +25,17 @@ if spec is None:
     st.stop()
 opts = tuple(sorted(options.items()))
 
-c = st.columns([3, 2])
-model = model_select("Built-in model", "imodel", c[0])
-what = c[1].segmented_control("Quantize", list(WHAT), format_func=WHAT.get, default="both", key="iwhat", bind=QUERY,
+c = st.columns([2, 3, 2])
+isrc = c[0].segmented_control("Model", ["builtin", "yours"], format_func={"builtin": "Built-in", "yours": "Your model"}.get,
+                              default="builtin", key="isrc", bind=QUERY,
+                              help="Your model: an .onnx upload, or the file or Hugging Face folder `qviz app PATH` opened.") or "builtin"
+what = c[2].segmented_control("Quantize", list(WHAT), format_func=WHAT.get, default="both", key="iwhat", bind=QUERY,
                               help="Each Linear/Conv layer's weights, its input activations, or both.") or "both"
+if isrc == "yours":  # output fidelity to fp32 on calibration data (ui.activations)
+    activations.user_impact(opened_path(), spec, what, method, opts)
+    glossary()
+    st.stop()
+model = model_select("Built-in model", "imodel", c[1])
 big = model == "minilm"
 
 try:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
-from ui import compute
+from ui import activations, compute
 from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import require_tensor
@@ -87,5 +87,8 @@ with right:
             f"One bar per channel along axis {axis}, from its min to its max; red: {len(out)} channel(s) wider than 3× the median range. "
             "Wide spreads between channels are why per-channel scales help."
         )
+
+if activations.is_activation(picked):
+    activations.token_channel_section(picked, spec)
 
 glossary()

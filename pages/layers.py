@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import layers
+from ui import activations, layers
 from ui.glossary import glossary
 from ui.nav import link
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
@@ -55,6 +56,11 @@ try:
         df_a = layers.uploaded(digest, source, spec, method, up.name, opts)
         df_b = layers.uploaded(digest, source, spec_b, method, up.name, opts)
         model, label = None, up.name
+        if up.name.lower().endswith(".onnx"):  # its activations, when asked (ui.activations)
+            with st.expander("Activations: run the model on calibration data", expanded=False):
+                extra = activations.layer_rows(up.getvalue(), up.name, [spec, spec_b], method, options)
+            if extra:
+                df_a, df_b = pd.concat([df_a, extra[0]], ignore_index=True), pd.concat([df_b, extra[1]], ignore_index=True)
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))
     st.stop()

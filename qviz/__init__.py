@@ -38,6 +38,12 @@ from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
+from . import data
+from .capture import open_model as open_user_model
+from .impact.user_model import output_fidelity, user_quantizer
+from .tokens import token_channel
+
 __all__ = [
     "QuantSpec",
     "PerTensor",
@@ -69,6 +75,10 @@ __all__ = [
     "QuantizedTensor",
     "builtin_names",
     "analyze",
+    "open_user_model",
+    "user_quantizer",
+    "output_fidelity",
+    "token_channel",
     # from layer error to model error
     "ModelQuantizer",
     "task_metric",

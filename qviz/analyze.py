@@ -1,7 +1,10 @@
 """Per-layer table: what one quantizer does to every tensor of a source, :func:`analyze`.
 
 One row per weight tensor, read one at a time, and, for built-in
-models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`).
+models, one row per Linear/Conv input activation (:mod:`qviz.models.capture`); for a user's ONNX
+file or Hugging Face folder, when asked (``activations=True`` or ``data=``), one row per
+MatMul/Gemm/Conv (Linear/Conv) input captured on calibration data (:mod:`qviz.capture`), its
+``note`` saying what the data was and ``flags`` holding ``synthetic`` for synthetic inputs.
 For each: statistics (:func:`qviz.stats.tensor_stats`, as the inspector shows them), the calibrated range
 (``qviz.calibrate``), the quantization parameters, and every field of
 :func:`qviz.error_metrics` on ``fake_quantize(x)``. Peak memory is about one
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -39,7 +43,7 @@ import pandas as pd
 from . import blocks
 from .affine import fake_quantize
 from .metrics import Metrics, error_metrics
-from .sources import Source, SourceError, open_source
+from .sources import Source, SourceError, builtin_names, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
 from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
@@ -167,12 +171,32 @@ def activation_row(act) -> dict:
     return row
 
 
+def _user_model(source, activations, data):
+    """The runner of a user's model when activations were asked for (None for built-ins and plain files)."""
+    if not activations:
+        return None
+    from .capture import is_runnable, open_model
+
+    path = getattr(source, "path", source)
+    if isinstance(path, (str, os.PathLike)) and is_runnable(path):
+        return open_model(path)
+    if data is not None:
+        if isinstance(source, str) and source in builtin_names():
+            raise ValueError(f"{source}: built-ins run on their own calibration data; data= is for your own .onnx file or model folder")
+        raise ValueError(f"{getattr(source, 'label', source)}: calibration data needs a model qviz can run (an .onnx file or a "
+                         "Hugging Face folder with config.json); this source holds weights only")
+    return None
+
+
 def analyze(
     source,
     spec: QuantSpec,
     method: str = "minmax",
     *,
-    activations: bool = True,
+    activations: bool | None = None,
+    data=None,
+    samples: int | None = None,
+    batch_size: int = 8,
     progress=None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
@@ -187,8 +211,16 @@ def analyze(
     spec : QuantSpec
     method : str
         Calibration method of ``qviz.calibrate`` ("minmax", "percentile", "entropy", "mse", …).
-    activations : bool
-        For built-in models, also calibrate every Linear/Conv input on the model's calibration data.
+    activations : bool, optional
+        Also calibrate every Linear/Conv (MatMul/Gemm/Conv) input on calibration data. Default (None): for
+        built-in models only. ``True`` runs a user's ONNX file or Hugging Face folder too (:mod:`qviz.capture`;
+        never implied for them: it costs time and memory); ``False`` never.
+    data : str | os.PathLike | dict | qviz.data.CalibrationData, optional
+        Calibration data for a user model (implies ``activations=True``): an ``.npz`` or folder of ``.npy``,
+        a folder of images, a text file (one sample per line); default the built-in corpus for models with a
+        tokenizer, else synthetic inputs (rows flagged ``synthetic``).
+    samples, batch_size : int
+        Calibration samples used (default all, 8 synthetic) and samples per forward pass.
     progress : callable, optional
         ``progress(done, total, name)`` after each tensor (activations count as one step).
     sample_numel : int, optional
@@ -211,9 +243,12 @@ def analyze(
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
+    if data is not None:
+        activations = True
+    user = _user_model(source, activations, data)
     src = source if isinstance(source, Source) else open_source(source)
     names = src.names()
-    capture = activations and callable(getattr(src, "capture", None))
+    capture = user is not None or (activations is not False and callable(getattr(src, "capture", None)))
     total = len(names) + (1 if capture else 0)
     rows = []
     for i, name in enumerate(names):
@@ -223,8 +258,15 @@ def analyze(
     if capture:
         step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
         kw = {} if sample_numel is None else {"sample_numel": sample_numel}
-        for act in src.capture(spec, method, progress=step, **kw, **options):
-            rows.append(activation_row(act))
+        if user is not None:
+            acts = user.capture(spec, method, data=data, samples=samples, batch_size=batch_size, progress=step, **kw, **options)
+        else:
+            acts = src.capture(spec, method, progress=step, **kw, **options)
+        for act in acts:
+            row = activation_row(act)
+            if getattr(user, "synthetic", False):
+                row["flags"] = ",".join(f for f in (row["flags"], "synthetic") if f)
+            rows.append(row)
         if progress:
             progress(total, total, "activations")
     return pd.DataFrame(rows, columns=COLUMNS)

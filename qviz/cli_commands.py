@@ -61,11 +61,14 @@ def scan(a) -> int:
 
     src = open_path(a.path)
     bar = progress_for(a)
+    act, run_kw = _activation_args(a)
     try:
-        df = analyze(src, spec, method, activations=not a.no_activations, progress=bar, **options)
+        df = analyze(a.path if act else src, spec, method, activations=act, progress=bar, **run_kw, **options)
     finally:
         bar.close()
     _check_readable(df, src.label)
+    if act and df["flags"].str.contains("synthetic").any():
+        _warn("note: activations from synthetic inputs (no --data): ranges from synthetic data can mislead")
     if a.format == "csv":
         out = df.assign(shape=df["shape"].map(lambda s: "x".join(map(str, s)))).to_csv(index=False)
     elif a.format == "json":
@@ -74,6 +77,45 @@ def scan(a) -> int:
         out = f"{src.label} · {spec.describe()} · calibrator {method}\n" + format_table(df)
     emit(out, a.out)
     return 0
+
+
+def _activation_args(a) -> tuple:
+    """``(activations, {data, samples, batch_size})`` from ``--activations/--data/--samples/--batch-size``."""
+    if a.no_activations and (a.activations or a.data):
+        raise UsageError("--no-activations contradicts --activations/--data")
+    if a.samples is not None and a.samples < 1 or a.batch_size < 1:
+        raise UsageError("--samples and --batch-size must be at least 1")
+    act = False if a.no_activations else (True if a.activations or a.data else None)
+    if act:
+        from .capture import is_runnable
+        from .sources import builtin_names
+
+        if a.path not in builtin_names() and not is_runnable(a.path):
+            raise UsageError(f"{os.path.basename(os.path.normpath(a.path))}: --activations/--data need a model qviz can run "
+                             "(an .onnx file or a Hugging Face folder with config.json); scan its weights without them")
+    data = a.data
+    if a.mean is not None or a.std is not None:
+        data = _image_data(a)
+    return act, {"data": data, "samples": a.samples, "batch_size": a.batch_size}
+
+
+def argparse_path(a):
+    """``a`` with ``path`` set (sensitivity names its positional ``model``)."""
+    a.path = getattr(a, "path", None) or a.model
+    return a
+
+
+def _image_data(a):
+    """``--data FOLDER --mean … --std …``: the image folder normalised for the ONNX model's image input."""
+    from .capture import OnnxModel, open_model
+    from .data import data_kind
+
+    if not a.data or data_kind(a.data) != "images":
+        raise UsageError("--mean and --std need --data with a folder of images")
+    model = open_model(a.path)
+    if not isinstance(model, OnnxModel):
+        raise UsageError("--mean and --std apply to ONNX image models; give a transformers folder an .npz of pixel_values")
+    return model.resolve_data(a.data, a.samples, mean=a.mean if a.mean is not None else 0.0, std=a.std if a.std is not None else 1.0)
 
 
 def calibrate_cmd(a) -> int:
@@ -185,11 +227,25 @@ def sensitivity_cmd(a) -> int:
 
     spec = spec_from_args(a)
     method, options = method_options(a)
-    if a.model not in MODELS:
-        raise UsageError(f"{a.model}: sensitivity needs a built-in model; choose one of {', '.join(MODELS)}")
     bar = progress_for(a)
+    if a.model not in MODELS:
+        from .capture import is_runnable
+
+        if not is_runnable(a.model):
+            raise UsageError(f"{a.model}: sensitivity needs a built-in model ({', '.join(MODELS)}), an .onnx file or a "
+                             "Hugging Face folder with config.json")
+    elif a.data:
+        raise UsageError("--data is for your own model; the built-in models bring their calibration data")
     try:
-        mq = ModelQuantizer(a.model, method, **options_for(method, options))
+        if a.model in MODELS:
+            mq = ModelQuantizer(a.model, method, **options_for(method, options))
+        else:
+            from .impact.user_model import user_quantizer
+
+            data = _image_data(argparse_path(a)) if a.mean is not None or a.std is not None else a.data
+            mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
+            if mq.synthetic:
+                _warn(f"note: no --data: synthetic inputs ({mq.data_description}); ranges from synthetic data can mislead")
         rep = sensitivity_report(mq, spec, a.what, method, all_but_one=not a.one_at_a_time, progress=bar)
     finally:
         bar.close()
@@ -234,6 +290,19 @@ def _scan_args(p):
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--progress", action="store_true", help="progress line on stderr even when it is not a terminal")
     p.add_argument("--no-activations", action="store_true", help="weights only (built-in models also calibrate activations)")
+    _data_args(p)
+    p.add_argument("--activations", action="store_true",
+                   help="also run your .onnx file or model folder and calibrate every MatMul/Gemm/Conv (Linear/Conv) input "
+                        "(built-in text for models with a tokenizer, else synthetic inputs)")
+
+
+def _data_args(p):
+    p.add_argument("--data", metavar="FILE", help="calibration data for your model (implies --activations): .npz (one array "
+                   "per input), a folder of .npy or of images, or a text file (one sample per line)")
+    p.add_argument("--samples", type=int, help="calibration samples used (default all; 8 synthetic)")
+    p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
+    p.add_argument("--mean", type=float, nargs="+", metavar="M", help="images: per-channel mean subtracted after scaling to [0, 1] (default 0)")
+    p.add_argument("--std", type=float, nargs="+", metavar="S", help="images: per-channel std divided by (default 1)")
 
 
 def _calibrate_args(p):
@@ -263,7 +332,8 @@ def _export_args(p):
 
 
 def _sensitivity_args(p):
-    p.add_argument("model", metavar="MODEL", help="a built-in model: digits_cnn or minilm")
+    p.add_argument("model", metavar="MODEL", help="a built-in model (digits_cnn, minilm), an .onnx file or a Hugging Face folder")
+    _data_args(p)
     p.add_argument("--what", choices=["weights", "activations", "both"], default="weights",
                    help="quantize layer weights, layer inputs, or both (default weights)")
     p.add_argument("--one-at-a-time", action="store_true", help="skip the all-but-one pass (half the evaluations)")
@@ -286,8 +356,9 @@ COMMANDS = {
                "qviz report model.onnx --out report.html --bits 8 --granularity channel", _report_args),
     "export": (export, "Quantization parameters as JSON, and for ONNX Runtime / TensorRT.",
                "qviz export model.pt --out params.json --ort ort_calibration.json --trt-ranges ranges.txt", _export_args),
-    "sensitivity": (sensitivity_cmd, "Which layer costs the task metric: quantize one layer at a time and all but one, ranked.",
-                    "qviz sensitivity digits_cnn --bits 4 --what both --json", _sensitivity_args),
+    "sensitivity": (sensitivity_cmd, "Which layer costs the task metric (your model: output cosine to fp32): one layer at a time "
+                                     "and all but one, ranked.",
+                    "qviz sensitivity model.onnx --data calib.npz --bits 4 --what both --json", _sensitivity_args),
     "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
             "qviz app model.safetensors --port 8502", _app_args),
 }

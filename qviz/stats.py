@@ -69,3 +69,46 @@ def tensor_stats(x, axis: int = 0) -> dict:
     if x32.ndim >= 1 and x32.shape[axis % x32.ndim] > 1:
         out["channel_range_ratio"] = range_ratio(*channel_ranges(x32, axis))
     return out
+
+
+def outlier_channels(x, axis: int = -1, *, threshold: float = 6.0, k: float = 6.0):
+    """Channels on ``axis`` whose max |x| over every other axis is an outlier, with that magnitude.
+
+    Two rules, both reported: ``|x| > threshold`` (6.0: LLM.int8's outlier features, Dettmers et al. 2022)
+    and ``max|x|_c > k × median_c(max|x|_c)`` (relative to the tensor's typical channel). NaN/Inf are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel``, ``max_abs``, ``over_threshold``, ``over_k_median`` for the flagged channels, largest first;
+        ``attrs`` holds ``median_max``, ``threshold``, ``k`` and ``channels``.
+
+    Example
+    -------
+    >>> x = np.ones((4, 5), np.float32); x[2, 3] = -9.0; x[:, 1] = 0.5
+    >>> df = outlier_channels(x, axis=1)
+    >>> df[["channel", "max_abs", "over_threshold", "over_k_median"]].values.tolist()
+    [[3, 9.0, True, True]]
+    """
+    import pandas as pd
+
+    x32, _ = as_float32(x)
+    if x32.ndim == 0:
+        raise ValueError("outlier_channels needs a tensor with a channel axis, got a 0-d value")
+    if not -x32.ndim <= axis < x32.ndim:
+        raise ValueError(f"axis {axis} is out of range for a {x32.ndim}-d tensor")
+    if threshold <= 0 or k <= 0:
+        raise ValueError("threshold and k must be positive")
+    a = np.moveaxis(np.abs(x32), axis, 0).reshape(x32.shape[axis], -1)
+    a = np.where(np.isfinite(a), a, -np.inf)
+    mx = a.max(axis=1, initial=-np.inf) if a.size else np.full(a.shape[0], -np.inf)
+    seen = np.isfinite(mx)
+    median = float(np.median(mx[seen])) if seen.any() else math.nan
+    over_t = seen & (mx > threshold)
+    over_k = seen & (mx > k * median) if median == median else np.zeros_like(seen)
+    idx = np.flatnonzero(over_t | over_k)
+    idx = idx[np.argsort(-mx[idx], kind="stable")]
+    df = pd.DataFrame({"channel": idx.astype(int), "max_abs": mx[idx].astype(float), "over_threshold": over_t[idx],
+                       "over_k_median": over_k[idx]})
+    df.attrs.update(median_max=median, threshold=float(threshold), k=float(k), channels=int(x32.shape[axis]))
+    return df

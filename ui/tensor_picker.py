@@ -116,15 +116,21 @@ def _tensor_select(source, label_prefix: str) -> str | None:
 
 SAMPLE, MODEL, UPLOAD = "Sample", "Built-in model", "Upload"  # also their values in the URL (?src=…)
 FILE = "File"  # the path of `qviz app PATH`, only when QVIZ_OPEN is set
+ACTIVATIONS = "Activations"  # a model run on calibration data (ui.activations)
 
 
 def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
     path = opened_path()
     sources, default_source = ([SAMPLE, MODEL, UPLOAD, FILE], FILE) if path else ([SAMPLE, MODEL, UPLOAD], default_source)
+    sources.append(ACTIVATIONS)
     kind = st.segmented_control("Source", sources, default=default_source, key=keys.SOURCE, bind=QUERY,
                                 help=f"File: {path}" if path else None) or default_source
     try:
+        if kind == ACTIVATIONS:
+            from ui import activations
+
+            return activations.pick(path)
         if kind == FILE:
             source = _path_source(path, _stamp(path))
             tensor = _tensor_select(source, source.label)

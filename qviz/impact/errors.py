@@ -79,9 +79,10 @@ def layer_errors(model, spec: QuantSpec, what: str = "weights", method: str = "m
     pandas.DataFrame
         ``layer``, ``isolated_sqnr_db``, ``accumulated_sqnr_db``, in module order.
     """
-    import torch
-
     mq = quantizer_for(model, method, **options)
+    if hasattr(mq, "layer_errors"):  # an ONNX model (qviz.impact.user_model): its own graph rewrite
+        return mq.layer_errors(spec, what, progress=progress)
+    import torch
     batches = list(mq.module.calibration_batches(limit=limit))
     with mq.apply():
         ins, ref = _record(mq, batches, keep_inputs=True)

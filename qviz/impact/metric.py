@@ -23,7 +23,9 @@ from .quantized_model import ModelQuantizer
 
 def quantizer_for(model, method: str = "minmax", **options) -> ModelQuantizer:
     """``model`` if it is a :class:`ModelQuantizer`, else a new one for the built-in named ``model``."""
-    return model if isinstance(model, ModelQuantizer) else ModelQuantizer(model, method, **options)
+    if isinstance(model, ModelQuantizer) or (hasattr(model, "evaluate") and hasattr(model, "layers")):  # also qviz.impact.user_model
+        return model
+    return ModelQuantizer(model, method, **options)
 
 
 def task_metric(model, config: dict | None = None, what: str = "weights", method: str = "minmax", **options) -> float:

@@ -125,6 +125,7 @@ def capture(
     run=None,
     sample_numel: int = DEFAULT_SAMPLE_NUMEL,
     progress=None,
+    kinds: tuple | None = None,
     **options,
 ) -> list[Activation]:
     """Run ``model`` on ``batches`` and calibrate the input of every Linear/Conv.
@@ -140,6 +141,9 @@ def capture(
         Values per layer kept for error metrics.
     progress : callable, optional
         ``progress(done, total, message)`` after each batch (``total`` is ``None``: unknown).
+    kinds : tuple of module classes, optional
+        Layers to hook (default :func:`qviz.models.channels.quant_layers`; :mod:`qviz.capture.hf_capture`
+        adds GPT-2's ``Conv1D``).
 
     Returns
     -------
@@ -151,7 +155,7 @@ def capture(
     from ..calibrate import Calibrator
 
     act_spec, note = activation_spec(spec)
-    layers = quant_layers(model)
+    layers: list = quant_layers(model) if kinds is None else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
     state: dict = {}
     errors: dict = {}
 

@@ -5,7 +5,7 @@ calibrates on the view) and by the fake-quantized model
 (:mod:`qviz.impact.quantized_model`, which quantizes on it), so an activation is
 quantized on exactly the view it was calibrated on::
 
-    Linear, input (…, C)            →  (C, N):  x.reshape(-1, C).T
+    Linear, input (…, C)            →  (C, N):  x.reshape(-1, C).T   (also GPT-2's Conv1D: no kernel_size)
     ConvNd, input (B, C, *spatial)  →  (C, N):  x.transpose(0, 1).reshape(C, -1)
     ConvNd, unbatched (C, *spatial) →  as (1, C, *spatial)
 
@@ -41,11 +41,16 @@ def quant_layers(model) -> list[tuple[str, object]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
 
 
-def _batched(module, x):
-    """``(x with a batch axis, whether one was added)``: only an unbatched conv input gets one."""
+def _linear_like(module) -> bool:
+    """Linear, or a Linear-shaped layer without a kernel (transformers' GPT-2 ``Conv1D``)."""
     import torch
 
-    if not isinstance(module, torch.nn.Linear) and x.ndim == len(module.kernel_size) + 1:
+    return isinstance(module, torch.nn.Linear) or not hasattr(module, "kernel_size")
+
+
+def _batched(module, x):
+    """``(x with a batch axis, whether one was added)``: only an unbatched conv input gets one."""
+    if not _linear_like(module) and x.ndim == len(module.kernel_size) + 1:
         return x.unsqueeze(0), True
     return x, False
 
@@ -55,7 +60,7 @@ def to_channels(module, x) -> np.ndarray:
     import torch
 
     x = x.detach().to(torch.float32)
-    if isinstance(module, torch.nn.Linear):
+    if _linear_like(module):
         return x.reshape(-1, x.shape[-1]).T.contiguous().numpy()
     x, _ = _batched(module, x)
     return x.transpose(0, 1).reshape(x.shape[1], -1).contiguous().numpy()
@@ -65,7 +70,7 @@ def from_channels(module, c: np.ndarray, like):
     """The inverse of :func:`to_channels`: ``c`` back to the shape (and dtype) of the input ``like``."""
     import torch
 
-    if isinstance(module, torch.nn.Linear):
+    if _linear_like(module):
         out = torch.from_numpy(np.ascontiguousarray(c.T)).reshape(like.shape)
     else:
         batched, added = _batched(module, like)

@@ -6,6 +6,7 @@ from .distribution import codes_figure, display_range, histogram_figure
 from .impact import errors_figure, pareto_figure, qat_figure, sensitivity_figure
 from .layers import layer_bars_figure, worst_layers
 from .quantizer import error_figure, staircase, transfer_figure
+from .tokens import channel_max_figure, scaling_sqnr_figure, token_heatmap_figure
 
 __all__ = [
     "layer_bars_figure",
@@ -15,4 +16,5 @@ __all__ = [
     "curve_figure",
     "channel_range_figure",
     "outlier_channels",
-    "histogram_figure", "codes_figure", "display_range", "transfer_figure", "staircase", "error_figure"]
+    "histogram_figure", "codes_figure", "display_range", "transfer_figure", "staircase", "error_figure",
+    "token_heatmap_figure", "channel_max_figure", "scaling_sqnr_figure"]

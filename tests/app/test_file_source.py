@@ -35,7 +35,7 @@ def values(v) -> np.ndarray:
 
 def test_default_page_opens_on_the_file(opened):
     src = opened.segmented_control(key="src")
-    assert src.value == "File" and list(src.options) == ["Sample", "Built-in model", "Upload", "File"]
+    assert src.value == "File" and list(src.options) == ["Sample", "Built-in model", "Upload", "File", "Activations"]
     tensor = opened.selectbox(key="tensor")
     assert list(tensor.options) == ["small.bias", "big.weight"] and tensor.value == "big.weight"  # the largest float tensor
     hist = figures(opened)[0]
@@ -64,5 +64,5 @@ def test_bad_file_is_one_line(tmp_path, monkeypatch):
 
 
 def test_without_the_variable_nothing_changes(app, monkeypatch):
-    assert list(app.segmented_control(key="src").options) == ["Sample", "Built-in model", "Upload"]
+    assert list(app.segmented_control(key="src").options) == ["Sample", "Built-in model", "Upload", "Activations"]
     assert app.segmented_control(key="src").value == "Sample"
