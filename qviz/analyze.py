@@ -56,7 +56,7 @@ COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, 
 
 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
-    row = dict.fromkeys(COLUMNS, math.nan)
+    row: dict[str, object] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
         name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
     )

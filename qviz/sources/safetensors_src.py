@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import struct
+import typing
 
 import numpy as np
 
@@ -63,8 +64,8 @@ def parse_header(fp, size: int, label: str, metadata: dict | None = None) -> tup
         header = json.loads(fp.read(n).decode("utf-8"))
         if not isinstance(header, dict):
             raise ValueError("not a JSON object")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise fail(label, f"header is not valid JSON ({e})", _CORRUPT) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise fail(label, f"header is not valid JSON ({err})", _CORRUPT) from None
     meta = header.pop("__metadata__", None)
     if metadata is not None and isinstance(meta, dict):
         metadata.update({str(k): v for k, v in meta.items()})
@@ -161,15 +162,17 @@ class SafetensorsSource(Source):
             self._add_file(os.path.join(folder, s), f"{self.label}/{s}")
 
     def _add_file(self, path: str | None, label: str):
+        fp: typing.BinaryIO
         if path is None:
             import io
 
-            fp, size = io.BytesIO(self._bytes), len(self._bytes)
+            raw = self._bytes or b""
+            fp, size = io.BytesIO(raw), len(raw)
         else:
             try:
                 fp, size = open(path, "rb"), os.path.getsize(path)
-            except OSError as e:
-                raise fail(label, f"cannot be opened ({e.strerror})", "check the path and its permissions") from None
+            except OSError as err:
+                raise fail(label, f"cannot be opened ({err.strerror})", "check the path and its permissions") from None
         with fp:
             header, start = parse_header(fp, size, label, self._metadata)
         for name, e in header.items():
@@ -239,12 +242,12 @@ class SafetensorsSource(Source):
         begin, end = e["data_offsets"]
         buf = np.empty(end - begin, dtype=np.uint8)
         if path is None:
-            buf[:] = np.frombuffer(self._bytes, np.uint8, end - begin, start + begin)
+            buf[:] = np.frombuffer(self._bytes or b"", np.uint8, end - begin, start + begin)
         else:
             try:
                 with open(path, "rb", buffering=0) as f:
                     f.seek(start + begin)
-                    view, got = memoryview(buf), 0
+                    view, got = buf.data, 0
                     while got < buf.size:  # one read returns at most ~2 GB
                         n = f.readinto(view[got:])
                         if not n:
