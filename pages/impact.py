@@ -10,7 +10,8 @@ from qviz.plots import errors_figure, pareto_figure, qat_figure, sensitivity_fig
 from ui import activations, impact
 from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
-from ui.tensor_picker import model_select, opened_path
+from ui.local_path import opened_path
+from ui.tensor_picker import model_select
 from ui.keys import QUERY
 
 

@@ -1,4 +1,9 @@
-"""Model layers: every layer's range and quantization error, two specs side by side, worst layers first."""
+"""Model layers: every layer's range and quantization error, two specs side by side, worst layers first.
+
+Models with repeated blocks (LLMs, BERT, ViT) get the blocks × roles navigator: a heatmap
+of any metric, a worst-N table, filters by role and kind; a click on a cell or a row
+opens that tensor in the inspector. Small models keep one bar per layer.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,12 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
-from ui import activations, layers
+from ui import activations, keys, layers, local_path, navigator
 from ui.glossary import glossary
-from ui.nav import link
-from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import MODEL, UPLOAD_TYPES, model_select, upload_source
-from ui import keys
 from ui.keys import QUERY
+from ui.nav import link, page_url
+from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
+from ui.tensor_picker import LOCAL, MODEL, UPLOAD_TYPES, model_select, upload_source
 
 
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
@@ -30,9 +34,12 @@ st.caption("Quantize every layer of a model with the sidebar's quantizer, and wi
 if spec is None:
     st.stop()
 
-c = st.columns([2, 3, 2])
-src = c[0].segmented_control("Model", ["builtin", "upload"], format_func={"builtin": "Built-in", "upload": "Upload a checkpoint"}.get,
-                             default="builtin", key="lsrc", bind=QUERY) or "builtin"
+c = st.columns([3, 3, 2])
+allowed = local_path.root()  # None when this server reads no local paths (hosted)
+srcs = ["builtin", "upload"] + (["path"] if allowed else [])
+default_src = "path" if allowed and local_path.opened_path() else "builtin"
+src = c[0].segmented_control("Model", srcs, format_func={"builtin": "Built-in", "upload": "Upload a checkpoint", "path": LOCAL}.get,
+                             default=default_src, key="lsrc", bind=QUERY) or default_src
 gran_b = c[1].segmented_control("Compare with granularity", list(GRANULARITIES), format_func=GRANULARITIES.get, default="channel",
                                 key="gran_b", bind=QUERY) or "channel"
 bits_b = c[2].slider("… and bits", 1, 16, spec.bits, key="bits_b", bind=QUERY)
@@ -40,6 +47,7 @@ granularity_b = {"tensor": qviz.PerTensor(), "channel": qviz.PerChannel(0), "gro
 spec_b = dataclasses.replace(spec, granularity=granularity_b, bits=int(bits_b))
 name_a, name_b = spec.describe(), spec_b.describe()
 
+path = None  # the real path of a Local path source
 try:
     if src == "builtin":
         model = model_select("Built-in model")
@@ -47,6 +55,15 @@ try:
         df_a = layers.builtin(model, spec, method, acts, opts)
         df_b = layers.builtin(model, spec_b, method, acts, opts)
         label = model
+    elif src == "path" and allowed:
+        path = local_path.path_box(allowed)
+        if path is None:
+            st.stop()
+        version = local_path.version(path)
+        label = local_path.source(path, version).label
+        df_a = layers.local(path, version, spec, method, opts, label)
+        df_b = df_a if navigator.has_blocks(df_a) else layers.local(path, version, spec_b, method, opts, label)  # B: bars only
+        model = None
     else:
         up = st.file_uploader("Checkpoint", type=UPLOAD_TYPES, key="lupload")
         if up is None:
@@ -70,23 +87,51 @@ c = st.columns(4)
 c[0].metric("layers", f"{len(df_a)}", help="Weight tensors, plus Linear/Conv inputs for built-in models.")
 c[1].metric(f"median SQNR · {spec.granularity.describe()}", f"{quantized['sqnr_db'].median():.2f} dB" if len(quantized) else "—")
 q_b = df_b[np.isfinite(df_b["sqnr_db"].astype(float))]
-c[2].metric(f"median SQNR · {spec_b.granularity.describe()}, {spec_b.bits} bits", f"{q_b['sqnr_db'].median():.2f} dB" if len(q_b) else "—")
+if df_b is df_a:  # a local model with blocks: B is not scanned (a second pass over a big checkpoint)
+    c[2].metric("blocks", f"{len({b for b in df_a['block'] if b is not None})}", help="Repeated blocks found in the tensor names (qviz.layer_position).")
+else:
+    c[2].metric(f"median SQNR · {spec_b.granularity.describe()}, {spec_b.bits} bits", f"{q_b['sqnr_db'].median():.2f} dB" if len(q_b) else "—")
 worst = worst_layers(df_a, "sqnr_db", 1)
 c[3].metric(f"worst layer · {worst['sqnr_db'].iloc[0]:.1f} dB" if len(worst) else "worst layer", worst["name"].iloc[0] if len(worst) else "—",
             help="The layer with the lowest SQNR under the sidebar's quantizer.")
 
-metric = st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
+
+def inspector_query(tensor: str) -> dict | None:
+    """The URL settings that open ``tensor`` in the inspector with this page's source (None for uploads)."""
+    if model is not None:
+        return dict(src=MODEL, model=model, tensor=tensor)
+    if path is not None:
+        return dict(src=LOCAL, path=st.session_state.get(keys.PATH) or path, tensor=tensor)
+    return None
+
+
+def open_link(tensor: str) -> None:
+    """A plain link (it keeps the URL's settings) that opens ``tensor`` in the inspector."""
+    query = inspector_query(tensor)
+    if query:
+        link("inspector", f"Open {tensor} in the tensor inspector →", **query)
+
+
+blocky = navigator.has_blocks(df_a)
+picked, new_pick = navigator.draw(df_a, label) if blocky else (None, False)  # hundreds of tensors: a navigator, not bars
+if picked:
+    open_link(picked)
+    query = inspector_query(picked)
+    if new_pick and query and st.session_state.get(navigator.JUMP_KEY, True):  # the click itself opens the inspector
+        navigator.go_to(page_url("inspector", **query))
+metric = None if blocky else st.segmented_control("Metric", ["sqnr_db", "psnr_db"], format_func={"sqnr_db": "SQNR", "psnr_db": "PSNR"}.get,
                               default="sqnr_db", key="lmetric", bind=QUERY) or "sqnr_db"
 for kind in ("weight", "activation"):
     part_a, part_b = df_a[df_a["kind"] == kind], df_b[df_b["kind"] == kind]
-    if part_a.empty:
+    if part_a.empty or blocky:
         continue
     st.plotly_chart(
         layer_bars_figure(part_a, metric, other=part_b, names=(f"A: {name_a}", f"B: {name_b}"),
                           title=f"{kind.capitalize()}s · {metric.replace('_db', '').upper()} per layer"),
         key=f"bars_{kind}", width="stretch",
     )
-st.caption("One pair of bars per layer: A (the sidebar's quantizer, blue; its worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
+if not blocky:
+    st.caption("One pair of bars per layer: A (the sidebar's quantizer, blue; its worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
 
 st.subheader("Per-layer table")
 f = st.columns([3, 1])
@@ -102,10 +147,14 @@ st.download_button("Download the table as CSV", df_a.to_csv(index=False).encode(
                    mime="text/csv", key="csv")
 st.caption("Click a column header to sort. clip_min/clip_max span all blocks; scale and zero_point are medians over blocks for per-channel specs.")
 
-if model is not None:
+if model is not None or path is not None:
     weights = df_a[df_a["kind"] == "weight"]["name"].tolist()
     worst_w = worst_layers(df_a[df_a["kind"] == "weight"], "sqnr_db", 1)["name"].tolist()
-    pick = st.selectbox("Open a weight in the inspector", weights, key="open_layer", index=weights.index(worst_w[0]) if worst_w else 0)
-    link("inspector", f"Open {pick} in the tensor inspector →", src=MODEL, model=model, tensor=pick)
+    if new_pick and picked in weights:  # a click on the heatmap or a row of the worst-N table
+        st.session_state["open_layer"] = picked
+    elif st.session_state.get("open_layer") not in weights and weights:  # first view (or another model): the worst weight
+        st.session_state["open_layer"] = worst_w[0] if worst_w else weights[0]
+    pick = st.selectbox("Open a weight in the inspector", weights, key="open_layer")
+    open_link(pick)
 
 glossary()

@@ -33,6 +33,7 @@ from .intarith import (
 from .impact import ModelQuantizer, layer_errors, ptq_vs_qat, sensitivity, task_metric
 from .metrics import Metrics, error_metrics
 from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
+from .positions import layer_position
 from .quantized import QuantizedTensor
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
@@ -79,6 +80,7 @@ __all__ = [
     "user_quantizer",
     "output_fidelity",
     "token_channel",
+    "layer_position",
     # from layer error to model error
     "ModelQuantizer",
     "task_metric",

@@ -43,6 +43,7 @@ import pandas as pd
 from . import blocks
 from .affine import fake_quantize
 from .metrics import Metrics, error_metrics
+from .positions import layer_position
 from .sources import Source, SourceError, builtin_names, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
@@ -52,7 +53,8 @@ STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_r
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
 METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
 STORED_COLUMNS = ["format", "bits_per_weight"]  # how an already-quantized checkpoint stores the tensor
-COLUMNS = ["name", "kind", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS,
+           *METRIC_COLUMNS, "note"]
 
 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
@@ -62,7 +64,15 @@ def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dic
     )
     row["nonfinite"] = 0
     row["format"] = ""
+    row["block"], row["role"] = layer_position(name)  # where the tensor sits: block index (or None) and short role
     return row
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """The analysis rows as a DataFrame with :data:`COLUMNS`; ``block`` keeps Python ints and None (not floats)."""
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["block"] = pd.Series([r.get("block") for r in rows], index=df.index, dtype=object)
+    return df
 
 
 def quantized_columns(source: Source, name: str) -> dict:
@@ -234,7 +244,7 @@ def analyze(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`: ``name``, ``kind``, ``shape``, ``dtype``, ``numel``, ``flags``,
+        Columns :data:`COLUMNS`: ``name``, ``kind``, ``block`` and ``role`` (:func:`qviz.layer_position`), ``shape``, ``dtype``, ``numel``, ``flags``,
         the statistics, the quantization parameters, every field of :class:`qviz.Metrics`
         (``nonfinite`` once) and ``note``.
     """
@@ -269,4 +279,4 @@ def analyze(
             rows.append(row)
         if progress:
             progress(total, total, "activations")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return frame(rows)

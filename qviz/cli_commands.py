@@ -272,10 +272,13 @@ def app_command(a, root: Path | None = None) -> list[str]:
 
 
 def app(a) -> int:
+    from .path_policy import ALLOW_ENV
+
     env = dict(os.environ)
     if a.path:
         open_path(a.path)  # a bad file fails here, in one line, before the server starts
         env["QVIZ_OPEN"] = a.path if not os.path.exists(a.path) else os.path.abspath(a.path)
+    env.setdefault(ALLOW_ENV, os.path.abspath(os.sep))  # started for local use: the "Local path" source (qviz.path_policy)
     cmd = app_command(a)
     return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
 
@@ -359,6 +362,7 @@ COMMANDS = {
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric (your model: output cosine to fp32): one layer at a time "
                                      "and all but one, ranked.",
                     "qviz sensitivity model.onnx --data calib.npz --bits 4 --what both --json", _sensitivity_args),
-    "app": (app, "Launch the dashboard with PATH loaded (its tensors in the 'File' source of every page).",
-            "qviz app model.safetensors --port 8502", _app_args),
+    "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
+                 "(a file or a model folder) when given.",
+            "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),
 }

@@ -1,7 +1,8 @@
 """A standalone HTML report of one model under one quantizer: :func:`build_report` / :func:`write_report`.
 
 One file that opens offline (plotly.js inlined once, every figure binned): a short
-intro and the spec, SQNR and PSNR per layer (:func:`qviz.plots.layer_bars_figure`),
+intro and the spec, SQNR and PSNR per layer (:func:`qviz.plots.layer_bars_figure`; for models
+with repeated blocks, a blocks × roles heatmap, :func:`qviz.plots.layer_heatmap`, first),
 a sortable table of the worst layers, for each of the worst weight tensors its
 histogram with every calibrator's thresholds (:func:`qviz.plots.thresholds_figure`)
 and what each calibrator costs, and the whole per-layer table at the end.
@@ -28,7 +29,8 @@ from . import blocks
 from .analyze import analyze, weight_spec
 from .binning import histogram
 from .calibrate.compare import compare_calibrators
-from .plots import layer_bars_figure, thresholds_figure, worst_layers
+from .plots import layer_bars_figure, layer_heatmap, thresholds_figure, worst_layers
+from .plots.heatmap import has_blocks
 from .sources import Source, open_source
 from .spec import QuantSpec
 
@@ -150,6 +152,11 @@ def build_report(source, spec: QuantSpec, method: str = "minmax", *, worst: int 
               "Linear/Conv input activation) is calibrated, fake-quantized, and compared with the original. "
               "SQNR = 10·log10(Σx²/Σ(x−x̂)²): every 6 dB is one bit of precision; the ideal for "
               f"{spec.bits} bits on a full-scale sine is {6.02 * spec.bits + 1.76:.1f} dB.</p>")]
+    if len(quantized) and has_blocks(quantized):
+        parts.append("<h2>Blocks × roles</h2>")
+        parts.append(fig(layer_heatmap(quantized, "sqnr_db", title="SQNR per block and role"),
+                         "One cell per tensor: the model's repeated blocks left to right (in: embeddings, out: final norm "
+                         "and head), each tensor's role top to bottom; red is low SQNR. Hover a cell for the tensor."))
     if len(quantized):
         parts.append("<h2>SQNR and PSNR per layer</h2>")
         parts.append(fig(layer_bars_figure(quantized, "sqnr_db", worst=5, title="SQNR per tensor"),

@@ -33,6 +33,7 @@ SOURCE = "src"
 SAMPLE = "sample"
 MODEL = "model"
 TENSOR = "tensor"
+PATH = "path"  # the Local path source (ui.local_path)
 
 #: URL key of each calibrator option (qviz.calibrate.registry); ``pct`` predates the registry
 _OPTION_KEY_OVERRIDES = {"percentile": "pct"}
@@ -45,4 +46,4 @@ def option_key(name: str) -> str:
 
 #: URL-bound widget keys every page understands
 SHARED_KEYS = (BITS, SIGNED, MODE, NARROW, QUANTIZER, ROUNDING, GRANULARITY, AXIS, GROUP, GROUP_AXIS, CALIBRATOR,
-               *(option_key(n) for n in all_options()), SOURCE, SAMPLE, MODEL, TENSOR)
+               *(option_key(n) for n in all_options()), SOURCE, SAMPLE, MODEL, TENSOR, PATH)

@@ -30,3 +30,14 @@ def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool, op
 def uploaded(digest: str, _source, spec: qviz.QuantSpec, method: str, label: str, options: tuple = ()) -> pd.DataFrame:
     """Analysis of an uploaded checkpoint (this session only)."""
     return _run(_source, spec, method, False, label, options)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def local(path: str, version: str, spec: qviz.QuantSpec, method: str, options: tuple, label: str) -> pd.DataFrame:
+    """Analysis of a checkpoint on the server's disk (``version``: its size/mtime stamp, so a rewritten file is re-read).
+
+    Shared by every user of this server: it is the operator's file (see :mod:`ui.local_path`).
+    """
+    from ui import local_path
+
+    return _run(local_path.source(path, version), spec, method, False, label, options)

@@ -2,13 +2,13 @@
 
 Built-ins are the same for everyone, so they are cached globally; an upload stays in
 its own session (session-scoped cache, one upload kept per session) and is never
-served to another user. ``qviz app PATH`` sets the environment variable ``QVIZ_OPEN``: that
-file, folder or built-in is offered as a fourth source, "File", and selected by default.
+served to another user. When the server was started for local use (``qviz app``, or
+``QVIZ_ALLOW_PATHS=DIR``), a fourth source, "Local path", reads a file or model folder from
+its disk (:mod:`ui.local_path`); ``qviz app PATH`` fills it in and selects it.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import streamlit as st
 import qviz
 from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
-from ui import data
+from ui import data, local_path
 from ui import keys
 from ui.keys import QUERY
 
@@ -58,9 +58,12 @@ def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
 
 
 def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
-    """A URL-bound choice of built-in model (:data:`qviz.models.MODELS`, the one list)."""
+    """A URL-bound choice of built-in model (:data:`qviz.models.MODELS`, the one list); ``qviz app NAME`` preselects NAME."""
     c = container or st
-    return c.selectbox(label, model_names(), key=key, bind=QUERY, format_func=lambda n: f"{n} · {model_title(n)}")
+    names = model_names()
+    opened = local_path.opened_builtin()
+    return c.selectbox(label, names, key=key, bind=QUERY, format_func=lambda n: f"{n} · {model_title(n)}",
+                       index=names.index(opened) if opened in names else 0)
 
 
 def upload_source(up) -> tuple[str, qviz.Source]:
@@ -68,34 +71,6 @@ def upload_source(up) -> tuple[str, qviz.Source]:
     raw = up.getvalue()
     digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
     return digest, _upload_source(digest, raw, up.name)
-
-
-def opened_path() -> str | None:
-    """The file, folder or built-in ``qviz app PATH`` passed (``QVIZ_OPEN``), if it still exists."""
-    path = os.environ.get("QVIZ_OPEN", "")
-    return path if path and (os.path.exists(path) or path in qviz.builtin_names()) else None
-
-
-def _stamp(path: str) -> float:
-    return os.path.getmtime(path) if os.path.exists(path) else 0.0
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _path_source(path: str, mtime: float):  # the server operator's own file: cached for everyone, reloaded when it changes
-    try:
-        return qviz.open_source(path)
-    except qviz.SourceError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file still reads as one line
-        name = os.path.basename(path.rstrip("/")) or path
-        raise qviz.SourceError(f"{name}: cannot be read ({type(e).__name__}: {e}); the file may be corrupted: save it again") from None
-
-
-@st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)
-def _path_tensor(path: str, mtime: float, tensor: str) -> np.ndarray:
-    x = _path_source(path, mtime).load(tensor)
-    x.setflags(write=False)
-    return x
 
 
 def _tensor_select(source, label_prefix: str) -> str | None:
@@ -115,28 +90,35 @@ def _tensor_select(source, label_prefix: str) -> str | None:
 
 
 SAMPLE, MODEL, UPLOAD = "Sample", "Built-in model", "Upload"  # also their values in the URL (?src=…)
-FILE = "File"  # the path of `qviz app PATH`, only when QVIZ_OPEN is set
+LOCAL = local_path.LOCAL  # a file or folder on the server's disk, only when it was started for local use
 ACTIVATIONS = "Activations"  # a model run on calibration data (ui.activations)
 
 
 def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
     """Widgets to choose a tensor; returns it (float32, read-only) or None with a one-line message shown."""
-    path = opened_path()
-    sources, default_source = ([SAMPLE, MODEL, UPLOAD, FILE], FILE) if path else ([SAMPLE, MODEL, UPLOAD], default_source)
-    sources.append(ACTIVATIONS)
+    allowed = local_path.root()
+    sources = [SAMPLE, MODEL, UPLOAD] + ([LOCAL] if allowed else []) + [ACTIVATIONS]
+    if allowed and local_path.opened_path():
+        default_source = LOCAL
+    elif local_path.opened_builtin() in model_names():
+        default_source = MODEL
     kind = st.segmented_control("Source", sources, default=default_source, key=keys.SOURCE, bind=QUERY,
-                                help=f"File: {path}" if path else None) or default_source
+                                help=f"Local path: files and model folders under {allowed}" if allowed else None) or default_source
     try:
         if kind == ACTIVATIONS:
             from ui import activations
 
-            return activations.pick(path)
-        if kind == FILE:
-            source = _path_source(path, _stamp(path))
+            return activations.pick(local_path.opened_path() if allowed else None)
+        if kind == LOCAL and allowed:
+            path = local_path.path_box(allowed)
+            if path is None:
+                return None
+            version = local_path.version(path)
+            source = local_path.source(path, version)
             tensor = _tensor_select(source, source.label)
             if tensor is None:
                 return None
-            x = _path_tensor(path, _stamp(path), tensor)
+            x = local_path.tensor(path, version, tensor)
             return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)

@@ -1,4 +1,4 @@
-"""``qviz app PATH``: with ``QVIZ_OPEN`` set, every page's tensor picker offers and selects the "File" source."""
+"""``qviz app PATH``: with ``QVIZ_OPEN`` set, every page's tensor picker offers and selects the "Local path" source, filled in."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def values(v) -> np.ndarray:
 
 def test_default_page_opens_on_the_file(opened):
     src = opened.segmented_control(key="src")
-    assert src.value == "File" and list(src.options) == ["Sample", "Built-in model", "Upload", "File", "Activations"]
+    assert src.value == "Local path" and list(src.options) == ["Sample", "Built-in model", "Upload", "Local path", "Activations"]
+    assert opened.text_input(key="path").value.endswith("ckpt.pt")
     tensor = opened.selectbox(key="tensor")
     assert list(tensor.options) == ["small.bias", "big.weight"] and tensor.value == "big.weight"  # the largest float tensor
     hist = figures(opened)[0]
@@ -46,7 +47,7 @@ def test_default_page_opens_on_the_file(opened):
 def test_inspector_and_other_sources_still_work(opened):
     opened.switch_page("pages/inspector.py").run()
     assert not opened.exception, opened.exception
-    assert opened.segmented_control(key="src").value == "File"
+    assert opened.segmented_control(key="src").value == "Local path"
     assert opened.dataframe[0].value["numel"][0] == BIG.size
     opened.selectbox(key="tensor").set_value("small.bias").run()
     assert not opened.exception and opened.dataframe[0].value["numel"][0] == 4

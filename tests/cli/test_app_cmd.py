@@ -49,3 +49,13 @@ def test_app_outside_a_clone(tmp_path):
     args = type("A", (), {"port": None})()
     with pytest.raises(qviz.cli.UsageError, match="app.py is not next to the qviz package"):
         qviz.cli_commands.app_command(args, root=tmp_path)
+
+
+def test_app_allows_local_paths_unless_narrowed(capsys, launched, monkeypatch, tmp_path):
+    """``qviz app`` is local use: the Local path source reads anywhere, unless QVIZ_ALLOW_PATHS already narrows it."""
+    monkeypatch.delenv("QVIZ_ALLOW_PATHS", raising=False)
+    assert run(capsys, "app")[0] == 0
+    assert launched[-1][1]["QVIZ_ALLOW_PATHS"] == os.path.abspath(os.sep)
+    monkeypatch.setenv("QVIZ_ALLOW_PATHS", str(tmp_path))
+    assert run(capsys, "app", "digits_cnn")[0] == 0
+    assert launched[-1][1]["QVIZ_ALLOW_PATHS"] == str(tmp_path)
