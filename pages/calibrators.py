@@ -27,6 +27,9 @@ options = option_controls([o for o in own if o.values], st)  # the percentile sl
 with st.expander("Every calibrator's options"):
     options.update(option_controls([o for o in own if not o.values], st))
     options.update(option_controls(list(STATS_OPTIONS.values()), st))
+fallback = compute.effective_spec(spec, picked.x.shape)[1]
+if fallback:
+    st.info(fallback.capitalize() + ".")
 try:
     results = compute.compare(picked.key, picked.x, spec, tuple(sorted(options.items())), tuple(names))
 except ValueError as e:

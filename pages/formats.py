@@ -56,7 +56,12 @@ except ValueError as e:
     st.error(str(e))
     st.stop()
 shown = table[[_in_budget(b, budget) for b in table["bits_per_value"]]].reset_index(drop=True)
-best = int(shown["sqnr_db"].idxmax())
+if shown.empty:
+    st.info(f"No format costs about {budget} per value on a tensor of {picked.x.size:,} values (a per-tensor float32 "
+            f"scale alone adds {32 / max(picked.x.size, 1):.3g} bits per value): every format is shown.")
+    shown = table.reset_index(drop=True)
+sqnr = shown["sqnr_db"].replace([np.inf], np.finfo(np.float64).max)
+best = int(sqnr.idxmax()) if sqnr.notna().any() else 0
 
 st.dataframe(
     shown[["format", "title", "bits_per_value", "n_levels", "sqnr_db", "mse", "max_abs_error"]]

@@ -53,29 +53,46 @@ m[2].metric("quantizer", spec.describe())
 st.subheader("Which layer? Sensitivity")
 abo = st.toggle("Also quantize all but one layer", not big, key="iabo", bind=QUERY,
                 help="One evaluation per layer more: how much keeping this layer in fp32 gives back.")
-sens = impact.sensitivity(model, spec, what, method, opts, abo)
-st.plotly_chart(sensitivity_figure(sens, s["metric"], title=f"Sensitivity · {spec.describe()} · {what}"), key="sens", width="stretch")
-st.caption("Taller bars cost more: blue is the drop when only this layer is quantized, orange what keeping only this layer in fp32 recovers.")
-if "delta" in sens and (sens["delta"].abs() < 1e-9).all():
-    st.info(f"At {spec.bits} bits no layer changes the {s['metric']}: every layer is safe. Lower the bits in the sidebar (e.g. 3) to see which layers matter.")
-st.dataframe(sens, hide_index=True, width="stretch", key="sens_table")
+
+
+def _on_request(section: str, label: str, seconds: str, *args) -> bool:
+    """The digits CNN computes at once; MiniLM's long sections only when asked (or already computed by anyone)."""
+    return not big or impact.started((section, model, spec, what, method, opts, *args), label, seconds)
+
+
+def _mixed_views(points, suggested, config) -> None:
+    st.plotly_chart(pareto_figure(points, s["metric"], title="Model size against task metric"), key="pareto", width="stretch")
+    st.caption("Each dot is a measured configuration; the star is the suggestion for the budget, the dotted line the Pareto frontier (smaller and better).")
+    st.dataframe([{"layer": k, "bits": v, "weights": config["layers"][k]["params"]} for k, v in suggested.items()],
+                 hide_index=True, key="bits_table")
+    st.download_button("Download the per-layer configuration (JSON)", json.dumps(config, indent=1).encode(),
+                       file_name=f"qviz-{model}-mixed-{budget:g}bits.json", mime="application/json", key="mixed_json")
+
+
+if _on_request("sens", "the sensitivity ranking", "a minute", abo):
+    sens = impact.sensitivity(model, spec, what, method, opts, abo)
+    impact.finished(("sens", model, spec, what, method, opts, abo))
+    st.plotly_chart(sensitivity_figure(sens, s["metric"], title=f"Sensitivity · {spec.describe()} · {what}"), key="sens", width="stretch")
+    st.caption("Taller bars cost more: blue is the drop when only this layer is quantized, orange what keeping only this layer in fp32 recovers.")
+    if "delta" in sens and (sens["delta"].abs() < 1e-9).all():
+        st.info(f"At {spec.bits} bits no layer changes the {s['metric']}: every layer is safe. Lower the bits in the sidebar (e.g. 3) to see which layers matter.")
+    st.dataframe(sens, hide_index=True, width="stretch", key="sens_table")
 
 st.subheader("Isolated against accumulated error")
-err = impact.errors(model, spec, what, method, opts)
-st.plotly_chart(errors_figure(err, title="Output SQNR per layer"), key="errors", width="stretch")
-st.caption("Blue is the layer's own error (fp32 input); red adds everything quantized before it: a widening gap means error piles up along the network.")
+if _on_request("errors", "the per-layer output error", "20 s"):
+    err = impact.errors(model, spec, what, method, opts)
+    impact.finished(("errors", model, spec, what, method, opts))
+    st.plotly_chart(errors_figure(err, title="Output SQNR per layer"), key="errors", width="stretch")
+    st.caption("Blue is the layer's own error (fp32 input); red adds everything quantized before it: a widening gap means error piles up along the network.")
 
 st.subheader("Mixed precision")
 bits = (8, 4) if big else (8, 6, 4, 3, 2)
 budget = st.slider("Budget: average bits per weight", float(min(bits)), 8.0, 4.0, 0.25, key="budget", bind=QUERY,
                    help="Greedy: lower first the bits of the layers whose metric drops least per bit saved.")
-points, suggested, config = impact.mixed(model, spec, what, method, opts, bits, float(budget))
-st.plotly_chart(pareto_figure(points, s["metric"], title="Model size against task metric"), key="pareto", width="stretch")
-st.caption("Each dot is a measured configuration; the star is the suggestion for the budget, the dotted line the Pareto frontier (smaller and better).")
-st.dataframe([{"layer": k, "bits": v, "weights": config["layers"][k]["params"]} for k, v in suggested.items()],
-             hide_index=True, key="bits_table")
-st.download_button("Download the per-layer configuration (JSON)", json.dumps(config, indent=1).encode(),
-                   file_name=f"qviz-{model}-mixed-{budget:g}bits.json", mime="application/json", key="mixed_json")
+if _on_request("mixed", "the mixed-precision sweep", "a minute", bits, float(budget)):
+    points, suggested, config = impact.mixed(model, spec, what, method, opts, bits, float(budget))
+    impact.finished(("mixed", model, spec, what, method, opts, bits, float(budget)))
+    _mixed_views(points, suggested, config)
 
 if model == "digits_cnn":
     st.subheader("PTQ against QAT")
@@ -89,9 +106,11 @@ if model == "digits_cnn":
                    "(asymmetric ranges suit the ReLU activations) and compare with plain post-training quantization.")
 else:
     st.subheader("int8 per-tensor, int8 per-channel, int4")
-    cos = impact.minilm_cosines(method, opts)
-    st.dataframe(cos.rename(columns={"label": "weights (every Linear)", "metric": "cosine to fp32", "delta": "change"}),
-                 hide_index=True, key="minilm_table")
-    st.caption("Mean cosine of 16 held-out sentence embeddings to the fp32 model's, with every Linear weight quantized.")
+    if _on_request("cosines", "the four MiniLM settings", "20 s"):
+        cos = impact.minilm_cosines(method, opts)
+        impact.finished(("cosines", model, spec, what, method, opts))
+        st.dataframe(cos.rename(columns={"label": "weights (every Linear)", "metric": "cosine to fp32", "delta": "change"}),
+                     hide_index=True, key="minilm_table")
+        st.caption("Mean cosine of 16 held-out sentence embeddings to the fp32 model's, with every Linear weight quantized.")
 
 glossary()

@@ -27,6 +27,8 @@ except ValueError as e:  # e.g. a group size that does not divide the axis
     st.stop()
 
 cal, m, s = view["calibration"], view["metrics"], view["stats"]
+if view["note"]:
+    st.info(view["note"].capitalize() + ".")
 if s["nonfinite"]:
     st.warning(f"{s['nonfinite']:,} NaN/Inf values are left out of every statistic below.")
 
@@ -55,15 +57,14 @@ if n_blocks > 1:
     cols[1].number_input(f"Levels of block (0–{n_blocks - 1})", 0, n_blocks - 1, view["block"], key="block",
                          help="Per-channel/per-group: whose grid to draw. Defaults to the widest block.")
 b = view["block"]
-clip = (float(np.ravel(cal.clip_min)[b]), float(np.ravel(cal.clip_max)[b]))
 st.plotly_chart(
-    histogram_figure(view["hist"], cal.qparams, block=b, clip=clip, data_range=(s["min"], s["max"]), log_y=log_y,
+    histogram_figure(view["hist"], cal.qparams, block=b, data_range=(s["min"], s["max"]), log_y=log_y,
                      title=f"{picked.label} · {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
     "Bars: all values of the tensor. Grey lines: the output levels" + (f" of block {b}" if n_blocks > 1 else "")
-    + "; red dashes: the calibrator's clipping thresholds. Values beyond them are clipped."
+    + "; red dashes: where the clamp starts, half a step beyond the end levels. Values beyond them are clipped."
 )
 
 left, right = st.columns(2)

@@ -31,7 +31,8 @@ def _product(key: str, _x: np.ndarray):
 
 
 st.title("Integer arithmetic")
-st.caption("How a quantized network computes with integers only (article 002; Jacob et al., CVPR 2018): "
+st.caption("How a quantized network computes with integers only (Jacob et al., “Quantization and Training of Neural Networks for "
+           "Efficient Integer-Arithmetic-Only Inference”, CVPR 2018): "
            "a real multiplier becomes an int32 and a shift, and a product of codes needs zero-point corrections.")
 
 picked = require_tensor()
@@ -72,6 +73,12 @@ st.latex(rf"M = S_1 / S_2 = {s1:.6g} / {s2:.6g} = {r.multiplier:.8g} \approx M_0
          rf" = {r.m0} \cdot 2^{{{r.shift - 31}}} = {r.effective_multiplier:.10g}")
 
 left, right = st.columns([2, 3])
+with right:
+    n_diff, worst = int((r.diff != 0).sum()), int(np.abs(r.diff).max()) if r.diff.size else 0
+    st.plotly_chart(requant_figure(r.q1, r.q2, r.q2_float, title="Both paths over every input"), key="requant_chart", width="stretch")
+    st.caption(f"Measured here: the paths differ on {n_diff} of {r.diff.size} inputs, by at most {worst} code. The integer path rounds "
+               "twice — the high multiply to an integer, then the right shift (half away from zero) — and the float path once, "
+               "so an input whose first rounding lands on a half moves by one code (e.g. −20.8 → −21 → −10.5 → −11 against −10.4 → −10).")
 with left:
     steps = pd.DataFrame([
         ("integer", "acc = q1 − Z1", f"{q1_one} − {z1}", int(one.acc[0])),
@@ -83,12 +90,11 @@ with left:
         ("float", "q2 = clamp(round(r / S2) + Z2)", f"round({float(one.real[0]) / s2:.6g}) + {z2}", int(one.q2_float[0])),
     ], columns=["path", "step", "with the numbers", "value"])
     steps["value"] = steps["value"].map(lambda v: f"{v:.6g}" if isinstance(v, float) else f"{v}")
-    st.dataframe(steps, hide_index=True, width="stretch", key="steps_table")
+    st.dataframe(steps, hide_index=True, width="stretch", key="steps_table",
+                 column_config={"path": st.column_config.TextColumn(width="small"), "value": st.column_config.TextColumn(width="small"),
+                                "with the numbers": st.column_config.TextColumn(width="medium")})
     st.caption(f"q1 = {q1_one}: the integer path gives {int(one.q2[0])}, the float path {int(one.q2_float[0])}. "
                "SRDHM is gemmlowp's saturating rounding doubling high multiply.")
-with right:
-    st.plotly_chart(requant_figure(r.q1, r.q2, r.q2_float, title="Both paths over every input"), key="requant_chart", width="stretch")
-    st.caption("The integer path rounds twice (high multiply, then shift), the float path once: where a value sits near a half code they can differ by one.")
 
 # ---- Qm.n ------------------------------------------------------------------------------------------
 st.header("Fixed point Qm.n: Z = 0, S = 2^−n")
@@ -104,7 +110,7 @@ else:
     xs = np.array([qf.min_value - 1, -1.3, 0.06, 1.0 / 3, 3.14159, qf.max_value + 1], dtype=np.float32)
     st.dataframe(pd.DataFrame({"x": xs, "code q": qf.quantize(xs), "x̂ = q·2^−n": qf.fake_quantize(xs)}),
                  hide_index=True, key="qmn_table")
-    st.caption(f"{qf.describe()}: an affine quantizer whose zero point is 0 and whose scale is a power of two (article 002's Q4.3).")
+    st.caption(f"{qf.describe()}: an affine quantizer whose zero point is 0 and whose scale is a power of two (Q4.3: 4 integer bits with the sign, 3 fraction bits, −8 … 7.875).")
 
 # ---- quantized matrix product ----------------------------------------------------------------------
 st.header("A quantized matrix product, term by term")
@@ -118,7 +124,7 @@ terms = {LABELS[k]: int(v[i, j]) for k, v in ints.terms().items()}
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(terms_waterfall(terms, title=f"Output ({i}, {j}): Σ(q_w − Z_w)(q_x − Z_x), K = {ints.k}"), key="terms_chart", width="stretch")
-    st.caption("Each bar is one term of article 001's expansion; they add up to the int32 accumulator, which times S_w·S_x is the output.")
+    st.caption("Each bar is one term of the expansion Σ(q_w − z_w)(q_x − z_x) (Jacob et al., CVPR 2018, eq. 7); they add up to the int32 accumulator, which times S_w·S_x is the output.")
 with right:
     exact, deq = check.exact, check.dequantized
     sqnr = qviz.error_metrics(exact, deq).sqnr_db

@@ -20,7 +20,8 @@ from ui.glossary import glossary
 from ui.keys import QUERY
 from ui.nav import link, page_url
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import LOCAL, MODEL, UPLOAD_TYPES, model_select, upload_source
+from ui.tensor_picker import LOCAL, MODEL, model_select, upload_widget
+from ui.uploads import ServerBusy
 
 
 SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
@@ -65,19 +66,20 @@ try:
         df_b = df_a if navigator.has_blocks(df_a) else layers.local(path, version, spec_b, method, opts, label)  # B: bars only
         model = None
     else:
-        up = st.file_uploader("Checkpoint", type=UPLOAD_TYPES, key="lupload")
+        up = upload_widget(key="lupload", label="Checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz)")
         if up is None:
-            st.info("Upload a checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz) to scan its layers.")
             st.stop()
-        digest, source = upload_source(up)
-        df_a = layers.uploaded(digest, source, spec, method, up.name, opts)
-        df_b = layers.uploaded(digest, source, spec_b, method, up.name, opts)
+        df_a = layers.uploaded(up.digest, up.source, spec, method, up.name, opts)
+        df_b = layers.uploaded(up.digest, up.source, spec_b, method, up.name, opts)
         model, label = None, up.name
         if up.name.lower().endswith(".onnx"):  # its activations, when asked (ui.activations)
             with st.expander("Activations: run the model on calibration data", expanded=False):
-                extra = activations.layer_rows(up.getvalue(), up.name, [spec, spec_b], method, options)
+                extra = activations.layer_rows(up.raw, up.name, [spec, spec_b], method, options)
             if extra:
                 df_a, df_b = pd.concat([df_a, extra[0]], ignore_index=True), pd.concat([df_b, extra[1]], ignore_index=True)
+except ServerBusy as e:
+    st.warning(str(e).capitalize() + ".")
+    st.stop()
 except (qviz.SourceError, ValueError) as e:
     st.error(str(e))
     st.stop()

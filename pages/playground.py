@@ -32,7 +32,7 @@ st.caption("Pick a distribution and a quantizer (sidebar): see where the levels 
 
 left, right = st.columns([3, 2])
 with right:
-    st.write("Article 003 examples")
+    st.write("Textbook examples of wasted codes")
     for key, (label, values) in EXAMPLES.items():
         st.button(label, key=key, on_click=_apply, args=(values,))
 with left:
@@ -40,10 +40,21 @@ with left:
 if picked.info is not None and picked.info.name in qviz.SAMPLES:
     st.caption(qviz.SAMPLES[picked.info.name].description + f" {picked.x.size:,} values, fixed seed.")
 
-view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), codes=True)
+try:
+    view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), codes=True)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
 cal, m = view["calibration"], view["metrics"]
+if view["note"]:
+    st.info(view["note"].capitalize() + ".")
 qp = cal.qparams
 
+if spec.bits == 1 and spec.quantizer == "midtread" and spec.symmetric:
+    lv = qp.levels()
+    st.warning(f"1-bit symmetric mid-tread is degenerate: its two levels are {lv[0]:.4g} and {lv[-1]:.4g} (0 must be one), with "
+               f"Δ = max|x|/(n_steps/2) = 2·max|x|, so every value within ±max|x| rounds to 0: one code used, "
+               f"{m.wasted_range:.0%} of the range wasted. Choose mid-rise (levels ±Δ/2) or the Formats page's binary α·sign(x).")
 reference = 6.02 * spec.bits + 1.76
 c = st.columns(5)
 c[0].metric("SQNR", f"{m.sqnr_db:.2f} dB", f"{m.sqnr_db - reference:+.1f} dB vs 6.02·b+1.76", delta_color="off",
@@ -61,11 +72,11 @@ c[4].metric("PSNR", f"{m.psnr_db:.2f} dB", help="10·log10(max|x|² / MSE).")
 
 log_y = st.toggle("Log count axis", False, key="log", bind=QUERY)
 st.plotly_chart(
-    histogram_figure(view["hist"], qp, clip=cal.chosen(), data_range=(cal.data_min.item(), cal.data_max.item()), log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
+    histogram_figure(view["hist"], qp, data_range=(cal.data_min.item(), cal.data_max.item()), log_y=log_y, title=f"{picked.label} under {spec.describe()} · {method}"),
     key="hist_chart", width="stretch",
 )
 st.caption(
-    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: the clipping range the calibrator chose. "
+    "Blue bars: how many values fall in each bin. Grey lines: the values the quantizer can output. Red dashes: where the clamp starts (half a step beyond the end levels): values beyond them are clipped. "
     "Orange: grid the data never reaches — codes wasted because the range was widened to hold 0 or made symmetric."
 )
 
@@ -83,6 +94,16 @@ st.caption("How many values land on each integer code; orange codes are ones no 
 o = r"+ \tfrac{1}{2}" if spec.quantizer == "midrise" else ""
 minus_o = r"- \tfrac{1}{2}" if o else ""
 st.subheader("The formulas, with these numbers")
+lo_c, hi_c = cal.chosen()
+lo_n, hi_p = min(lo_c, 0.0), max(hi_c, 0.0)
+if spec.symmetric:
+    st.latex(rf"\Delta = \frac{{\max|x|}}{{n_\text{{steps}}/2}} = \frac{{{max(-lo_n, hi_p):.5g}}}{{{spec.n_steps}/2}} = {qp.scale.item():.5g}"
+             rf"\qquad z = {qp.zero_point.item()}\ \text{{(the middle code)}}")
+else:
+    st.latex(rf"\Delta = \frac{{\max^+ - \min^-}}{{n_\text{{steps}}}} = \frac{{{hi_p:.5g} - ({lo_n:.5g})}}{{{spec.n_steps}}} = {qp.scale.item():.5g}"
+             rf"\qquad z = q_\min - \mathrm{{round}}(\min^- / \Delta) = {spec.qmin} - \mathrm{{round}}({lo_n:.5g} / {qp.scale.item():.5g}) = {qp.zero_point.item()}")
+st.caption(f"The range [{lo_c:.5g}, {hi_c:.5g}] ({method}) widened to hold 0 gives the step Δ and the zero point z "
+           f"(n_steps = qmax − qmin{' + 1 for mid-rise' if spec.quantizer == 'midrise' else ''} = {spec.n_steps}); then:")
 st.latex(
     rf"q = \mathrm{{clamp}}\big(\mathrm{{round}}(x / {qp.scale.item():.5g} {minus_o}) + ({qp.zero_point.item()}),\ {spec.qmin},\ {spec.qmax}\big)"
     rf"\qquad \hat x = (q - ({qp.zero_point.item()}) {o})\cdot {qp.scale.item():.5g}"

@@ -39,6 +39,8 @@ from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
+# the transforms lab: SmoothQuant, Hadamard rotations, layer output error (qviz/transforms/)
+from .transforms import hadamard, layer_output_error, smooth_scales
 # activations of the user's own model (#13): ONNX files, Hugging Face folders, token × channel view, output error
 from . import data
 from .capture import open_model as open_user_model
@@ -100,4 +102,8 @@ __all__ = [
     "quantized_matmul",
     "quantized_conv2d",
     "check_matmul",
+    # the transforms lab
+    "smooth_scales",
+    "hadamard",
+    "layer_output_error",
 ]

@@ -129,7 +129,15 @@ def choose_qparams(min_val, max_val, spec: QuantSpec) -> QParams:
         scale = np.maximum(absmax / np.float32(steps / 2), EPS).astype(np.float32)
         zero_point = np.full(scale.shape, (qmin + qmax + 1) // 2, dtype=np.int64)
         return QParams(scale, zero_point, spec)
-    scale = np.maximum((hi_pos - lo_neg) / np.float32(steps), EPS).astype(np.float32)
+    with np.errstate(over="ignore"):
+        scale = np.maximum((hi_pos - lo_neg) / np.float32(steps), EPS).astype(np.float32)
+    if not np.isfinite(scale).all():
+        i = np.flatnonzero(~np.isfinite(scale.ravel()))[0]
+        raise ValueError(
+            f"the range [{float(lo_neg.ravel()[i]):.4g}, {float(hi_pos.ravel()[i]):.4g}] is wider than float32 can hold: "
+            f"its step (max - min)/{steps} overflows to inf; use a symmetric spec, clip the range "
+            "(percentile or mse calibrator) or rescale the tensor"
+        )
     zmax = qmax if spec.quantizer == "midtread" else qmax + 1
     zero_point = np.clip(qmin - np.rint(lo_neg / scale), qmin, zmax).astype(np.int64)
     if spec.quantizer == "midrise":
@@ -199,14 +207,35 @@ def quantize(x, qparams: QParams):
     >>> quantize(np.array([-1.0, -0.2, 0.2, 1.0]), qp).tolist()
     [-2, 0, 0, 1]
     """
-    spec = _check(qparams)
+    _check(qparams)
     x32, is_torch = as_float32(x)
+    return wrap(_by_chunks(_quantize, x32, qparams, np.int32), is_torch)
+
+
+def _quantize(x32: np.ndarray, qparams: QParams) -> np.ndarray:
+    spec = qparams.spec
     t = _clamped(x32, qparams)
     nan = np.isnan(t)
     if nan.any():
         zp = np.broadcast_to(_params(x32.shape, qparams)[1], t.shape)
         t[nan] = np.clip(zp[nan], spec.qmin, spec.qmax)
-    return wrap(t.astype(np.int32).reshape(x32.shape), is_torch)
+    return t.astype(np.int32).reshape(x32.shape)
+
+
+def _by_chunks(fn, x32: np.ndarray, qparams: QParams, dtype) -> np.ndarray:
+    """``fn(x32, qparams)`` row chunk by row chunk into one output: the same values, temporaries of one chunk.
+
+    Stochastic rounding draws its noise for the whole tensor at once, so it is never chunked.
+    """
+    from .chunking import chunk_qparams, is_chunked, row_chunks
+
+    g = qparams.spec.granularity
+    if qparams.spec.rounding != "nearest" or not is_chunked(x32.shape, g):
+        return fn(x32, qparams)
+    out = np.empty(x32.shape, dtype)
+    for rows, grid_rows in row_chunks(x32.shape, g):
+        out[rows] = fn(x32[rows], chunk_qparams(qparams, x32.shape, grid_rows))
+    return out
 
 
 def dequantize(q, qparams: QParams):
@@ -234,12 +263,17 @@ def fake_quantize(x, qparams: QParams):
     >>> [round(float(v), 4) for v in fake_quantize(np.array([0.1, 0.2, 0.9]), qp)]
     [0.0, 0.3333, 1.0]
     """
-    spec = _check(qparams)
+    _check(qparams)
     x32, is_torch = as_float32(x)
+    return wrap(_by_chunks(_fake_quantize, x32, qparams, np.float32), is_torch)
+
+
+def _fake_quantize(x32: np.ndarray, qparams: QParams) -> np.ndarray:
+    spec = qparams.spec
     scale, zp = _params(x32.shape, qparams)
     t = _clamped(x32, qparams)
     t -= zp
     if spec.level_offset:
         t += np.float32(spec.level_offset)
     t *= scale
-    return wrap(t.reshape(x32.shape), is_torch)
+    return t.reshape(x32.shape)

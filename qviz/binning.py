@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import as_float32
+from .chunking import CHUNK
+
+builtins_range = range  # histogram() takes a `range` argument, as numpy's does
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,16 +56,11 @@ def histogram(x, bins: int = 200, range: tuple[float, float] | None = None) -> H
     if not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 100_000:
         raise ValueError(f"bins must be an integer from 1 to 100000, got {bins!r}")
     a, _ = as_float32(x)
-    a = a.ravel()
-    finite = np.isfinite(a)
-    nonfinite = int(a.size - finite.sum())
-    if nonfinite:
-        a = a[finite]
+    a = a.reshape(-1)  # a view for contiguous input; everything below walks it in chunks of CHUNK values
     if range is None:
-        if a.size == 0:
+        lo, hi, nonfinite = finite_min_max(a)
+        if nonfinite == a.size:
             lo, hi = 0.0, 1.0
-        else:
-            lo, hi = float(a.min()), float(a.max())
     else:
         lo, hi = float(range[0]), float(range[1])
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
@@ -71,11 +69,38 @@ def histogram(x, bins: int = 200, range: tuple[float, float] | None = None) -> H
         pad = max(abs(lo) * 1e-3, 1e-6)
         lo, hi = lo - pad, hi + pad
     edges = np.linspace(lo, hi, int(bins) + 1)
-    idx = np.floor((a.astype(np.float64) - lo) * (bins / (hi - lo))).astype(np.int64)
-    idx[idx == bins] = bins - 1  # the right edge belongs to the last bin
-    keep = (idx >= 0) & (idx < bins)
-    counts = np.bincount(idx[keep] if not keep.all() else idx, minlength=bins)[:bins]
+    counts = np.zeros(bins, np.int64)
+    nonfinite = 0
+    for i in builtins_range(0, a.size, CHUNK):
+        c = a[i : i + CHUNK]
+        finite = np.isfinite(c)
+        if not finite.all():
+            nonfinite += int(c.size - finite.sum())
+            c = c[finite]
+        counts += _bin(c, lo, hi, bins)
     return Histogram(edges=edges, counts=counts.astype(np.int64), nonfinite=nonfinite)
+
+
+def finite_min_max(a: np.ndarray) -> tuple[float, float, int]:
+    """``(min, max, nonfinite count)`` of the finite values of a flat array, chunk by chunk (NaN, NaN when none)."""
+    lo, hi, nonfinite = np.inf, -np.inf, 0
+    for i in builtins_range(0, a.size, CHUNK):
+        c = a[i : i + CHUNK]
+        finite = np.isfinite(c)
+        if not finite.all():
+            nonfinite += int(c.size - finite.sum())
+            c = c[finite]
+        if c.size:
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+    return (lo, hi, nonfinite) if lo <= hi else (float("nan"), float("nan"), nonfinite)
+
+
+def _bin(c: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+    """Counts of the finite values ``c`` in ``bins`` equal bins over [lo, hi] (the right edge in the last bin)."""
+    idx = np.floor((c.astype(np.float64) - lo) * (bins / (hi - lo))).astype(np.int64)
+    idx[idx == bins] = bins - 1
+    keep = (idx >= 0) & (idx < bins)
+    return np.bincount(idx[keep] if not keep.all() else idx, minlength=bins)[:bins]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,20 +132,32 @@ def error_histogram(x, x_hat, qparams, bins: int = 120) -> ErrorHistogram:
     (3, 1)
     """
     from .affine import rounded
+    from .chunking import chunk_qparams, is_chunked, row_chunks
 
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
     spec = qparams.spec
-    t = rounded(x32, qparams).reshape(x32.shape)
-    clipped = (t < spec.qmin) | (t > spec.qmax)
-    finite = np.isfinite(x32) & np.isfinite(xh32)
-    e = (xh32.astype(np.float64) - x32)[finite]
-    clipped = clipped[finite]
-    h = histogram(e, bins=bins)
-    lo, hi = float(h.edges[0]), float(h.edges[-1])
-    idx = np.clip(np.floor((e - lo) * (bins / (hi - lo))).astype(np.int64), 0, bins - 1)
-    return ErrorHistogram(
-        edges=h.edges,
-        rounding=np.bincount(idx[~clipped], minlength=bins),
-        clipping=np.bincount(idx[clipped], minlength=bins),
-    )
+    g = spec.granularity
+    parts = list(row_chunks(x32.shape, g)) if is_chunked(x32.shape, g) else [(Ellipsis, None)]
+
+    def errors(rows, grid_rows):
+        xc, xhc = x32[rows], xh32[rows]
+        t = rounded(xc, chunk_qparams(qparams, x32.shape, grid_rows)).reshape(xc.shape)
+        finite = np.isfinite(xc) & np.isfinite(xhc)
+        clipped = ((t < spec.qmin) | (t > spec.qmax))[finite]
+        return (xhc.astype(np.float64) - xc)[finite], clipped
+
+    lo, hi = np.inf, -np.inf
+    for part in parts:  # first pass: the error range, so the bins span every error (clipping ones far out too)
+        e, _ = errors(*part)
+        if e.size:
+            lo, hi = min(lo, float(e.min())), max(hi, float(e.max()))
+    edges = histogram(np.array([lo, hi] if lo <= hi else [], np.float64), bins=bins).edges
+    lo, hi = float(edges[0]), float(edges[-1])
+    rounding, clipping = np.zeros(bins, np.int64), np.zeros(bins, np.int64)
+    for part in parts:
+        e, clipped = errors(*part)
+        idx = np.clip(np.floor((e - lo) * (bins / (hi - lo))).astype(np.int64), 0, bins - 1)
+        rounding += np.bincount(idx[~clipped], minlength=bins)
+        clipping += np.bincount(idx[clipped], minlength=bins)
+    return ErrorHistogram(edges=edges, rounding=rounding, clipping=clipping)

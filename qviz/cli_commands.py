@@ -221,6 +221,17 @@ def export(a) -> int:
     return 0
 
 
+def _check_granularity_fits(spec, shapes: dict, model: str) -> None:
+    """Refuse a granularity that fits none of the model's weights (e.g. ``--axis 99``) instead of falling back silently."""
+    from .analyze import weight_spec
+
+    notes = {n: weight_spec(spec, s)[1] for n, s in shapes.items()}
+    if shapes and all(notes.values()):
+        dims = sorted({len(s) for s in shapes.values()})
+        raise UsageError(f"{spec.granularity.describe()} fits none of {model}'s {len(shapes)} layer weights "
+                         f"({'/'.join(map(str, dims))}-d; {next(iter(notes.values()))}): choose an axis within their dimensions")
+
+
 def sensitivity_cmd(a) -> int:
     from .impact import ModelQuantizer, sensitivity_report
     from .models import MODELS
@@ -246,6 +257,8 @@ def sensitivity_cmd(a) -> int:
             mq = user_quantizer(a.model, method, data=data, samples=a.samples, batch_size=a.batch_size, **options_for(method, options))
             if mq.synthetic:
                 _warn(f"note: no --data: synthetic inputs ({mq.data_description}); ranges from synthetic data can mislead")
+        if hasattr(mq, "fp32_weight"):
+            _check_granularity_fits(spec, {n: tuple(mq.fp32_weight(n).shape) for n in mq.layers}, a.model)
         rep = sensitivity_report(mq, spec, a.what, method, all_but_one=not a.one_at_a_time, progress=bar)
     finally:
         bar.close()
@@ -269,6 +282,17 @@ def app_command(a, root: Path | None = None) -> list[str]:
     if a.port:
         cmd += ["--server.port", str(a.port)]
     return cmd
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: an integer from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise UsageError(f"--port: invalid int value {text!r} (a whole number from 1 to 65535)") from None
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be from 1 to 65535, got {port}")
+    return port
 
 
 def app(a) -> int:
@@ -347,7 +371,7 @@ def _sensitivity_args(p):
 
 def _app_args(p):
     _path(p, required=False)
-    p.add_argument("--port", type=int, help="server port (default Streamlit's 8501)")
+    p.add_argument("--port", type=_port, help="server port, 1 to 65535 (default Streamlit's 8501)")
 
 
 COMMANDS = {
@@ -366,3 +390,8 @@ COMMANDS = {
                  "(a file or a model folder) when given.",
             "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),
 }
+
+# the transforms lab (qviz/cli_transforms.py)
+from .cli_transforms import COMMAND as _TRANSFORMS  # noqa: E402
+
+COMMANDS["transforms"] = _TRANSFORMS

@@ -42,6 +42,9 @@ import numpy as np
 from . import blocks
 from .affine import QParams, rounded
 from .arrays import as_float32
+from .spec import PerTensor
+
+_PER_TENSOR = PerTensor()
 
 
 @dataclass(frozen=True)
@@ -192,13 +195,31 @@ def _codes_used(codes: np.ndarray, finite: np.ndarray | None, qparams: QParams) 
 
 
 def error_sums(x, x_hat, qparams: QParams | None = None) -> ErrorSums:
-    """The additive pieces of :func:`error_metrics` (see :class:`ErrorSums`)."""
+    """The additive pieces of :func:`error_metrics` (see :class:`ErrorSums`).
+
+    Tensors over :data:`qviz.chunking.CHUNK` values are summed row chunk by row chunk
+    (:mod:`qviz.chunking`), so the float64 temporaries stay a chunk's size.
+    """
+    from .chunking import chunk_qparams, is_chunked, row_chunks
+
     x32, _ = as_float32(x)
     xh32, _ = as_float32(x_hat)
     if x32.shape != xh32.shape:
         raise ValueError(f"x has shape {x32.shape} but x_hat has shape {xh32.shape}: pass the same tensor's reconstruction")
     if qparams is not None and not isinstance(qparams, QParams):
         raise ValueError(f"qparams must be qviz.QParams, got {type(qparams).__name__}")
+    g = qparams.spec.granularity if qparams is not None else None
+    if not is_chunked(x32.shape, g if g is not None else _PER_TENSOR):
+        return _error_sums(x32, xh32, qparams)
+    total = None
+    for rows, grid_rows in row_chunks(x32.shape, g if g is not None else _PER_TENSOR):
+        qp = None if qparams is None else chunk_qparams(qparams, x32.shape, grid_rows)
+        part = _error_sums(x32[rows], xh32[rows], qp)
+        total = part if total is None else total.merge(part, same_blocks=grid_rows is None)
+    return total
+
+
+def _error_sums(x32: np.ndarray, xh32: np.ndarray, qparams: QParams | None) -> ErrorSums:
     finite = np.isfinite(x32) & np.isfinite(xh32)
     n = int(finite.sum())
     all_finite = n == x32.size

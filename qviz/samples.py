@@ -54,8 +54,8 @@ SAMPLES: dict[str, Sample] = {
         Sample("student_t", "Student-t (heavy tails)", "Student-t with 3 degrees of freedom: rare large values stretch min-max ranges.", lambda r, n: r.standard_t(3, n)),
         Sample("bimodal", "Bimodal", "Two Gaussians at ±2: the middle of the range is nearly empty.", lambda r, n: r.normal(0, 0.5, n) + np.where(r.random(n) < 0.5, -2.0, 2.0)),
         Sample("outliers", "Gaussian + outliers", "N(0, 1) with a few values near ±50, as in LLM activations: min-max wastes the grid.", _outliers),
-        Sample("skewed_40_1000", "Skewed range [40, 1000]", "Uniform on [40, 1000] (article 003): affine quantization widens the range to 0 and wastes codes.", lambda r, n: r.uniform(40, 1000, n)),
-        Sample("layernorm_2000_4000", "Offset range [2000, 4000]", "Uniform on [2000, 4000] (article 003): symmetric int8 leaves the negative half of the codes unused.", lambda r, n: r.uniform(2000, 4000, n)),
+        Sample("skewed_40_1000", "Skewed range [40, 1000]", "Uniform on [40, 1000]: affine quantization widens the range to 0 and wastes codes.", lambda r, n: r.uniform(40, 1000, n)),
+        Sample("layernorm_2000_4000", "Offset range [2000, 4000]", "Uniform on [2000, 4000]: symmetric int8 leaves the negative half of the codes unused.", lambda r, n: r.uniform(2000, 4000, n)),
         Sample("image_0_1", "8-bit image in [0, 1]", "A synthetic 8-bit image scaled to [0, 1]: only 256 distinct values, exact under uint8 with scale 1/255.", _image),
     ]
 }

@@ -21,6 +21,7 @@ import numpy as np
 
 from .arrays import as_float32
 from .blocks import block_min_max
+from .chunking import CHUNK
 from .spec import PerChannel
 
 
@@ -45,7 +46,7 @@ def range_ratio(lo: np.ndarray, hi: np.ndarray) -> float:
 def tensor_stats(x, axis: int = 0) -> dict:
     """numel, min, max, mean, std, kurtosis, nonfinite and channel_range_ratio of ``x``.
 
-    ``channel_range_ratio`` is over channels on ``axis`` (NaN for 0-d and 1-channel tensors).
+    ``channel_range_ratio`` is over channels on ``axis`` (NaN for 0-d, 1-d and 1-channel tensors).
     """
     x32, _ = as_float32(x)
     n_all = int(x32.size)
@@ -53,20 +54,35 @@ def tensor_stats(x, axis: int = 0) -> dict:
     out = dict(numel=n_all, min=nan, max=nan, mean=nan, std=nan, kurtosis=nan, nonfinite=0, channel_range_ratio=nan)
     if n_all == 0:
         return out
-    finite = np.isfinite(x32)
-    vals = x32[finite] if not finite.all() else x32.ravel()
-    out["nonfinite"] = n_all - int(vals.size)
-    if vals.size == 0:
+    flat = x32.reshape(-1)
+    parts = [flat[i : i + CHUNK] for i in range(0, flat.size, CHUNK)]  # views: float64 temporaries of one chunk
+
+    def finite_values(c: np.ndarray) -> np.ndarray:
+        f = np.isfinite(c)
+        return (c if f.all() else c[f]).astype(np.float64)
+
+    n = lo = hi = total = 0.0
+    for c in parts:
+        v = finite_values(c)
+        if v.size:
+            lo, hi = (float(v.min()), float(v.max())) if n == 0 else (min(lo, float(v.min())), max(hi, float(v.max())))
+            n, total = n + v.size, total + float(v.sum())
+    out["nonfinite"] = n_all - int(n)
+    if n == 0:
         return out
-    v = vals.astype(np.float64)
-    mean = float(v.mean())
-    d = v - mean
-    var = float(np.einsum("i,i->", d, d) / v.size)
-    out.update(min=float(v.min()), max=float(v.max()), mean=mean, std=math.sqrt(var))
-    if var > 0:
+    mean = total / n
+    ss = s4 = 0.0
+    for c in parts:
+        d = finite_values(c)
+        d -= mean
         d2 = d * d
-        out["kurtosis"] = float(np.einsum("i,i->", d2, d2) / v.size / (var * var) - 3.0)
-    if x32.ndim >= 1 and x32.shape[axis % x32.ndim] > 1:
+        ss += float(np.einsum("i,i->", d, d))
+        s4 += float(np.einsum("i,i->", d2, d2))
+    var = ss / n
+    out.update(min=lo, max=hi, mean=mean, std=math.sqrt(var))
+    if var > 0:
+        out["kurtosis"] = float(s4 / n / (var * var) - 3.0)
+    if x32.ndim >= 2 and x32.shape[axis % x32.ndim] > 1:  # a 1-d tensor has values, not channels
         out["channel_range_ratio"] = range_ratio(*channel_ranges(x32, axis))
     return out
 

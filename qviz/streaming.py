@@ -110,7 +110,7 @@ def stream_stats(x: np.ndarray, spec: QuantSpec, chunk_numel: int, axis: int) ->
             parts_hi = [chi.ravel() if not parts_hi else np.maximum(parts_hi[0], chi.ravel())]
     out = dict(min=math.nan if lo is None else lo, max=math.nan if hi is None else hi, nonfinite=int(nonfinite), **m.result())
     ch_lo, ch_hi = np.concatenate(parts_lo), np.concatenate(parts_hi)
-    out["channel_range_ratio"] = range_ratio(ch_lo, ch_hi) if x.shape[a] > 1 else math.nan
+    out["channel_range_ratio"] = range_ratio(ch_lo, ch_hi) if x.ndim >= 2 and x.shape[a] > 1 else math.nan
     return out
 
 

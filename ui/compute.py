@@ -1,7 +1,9 @@
 """Cached qviz calls shared by the pages, keyed by the tensor's content digest.
 
-Session-scoped: a result computed from one user's upload is never served to another,
-and each session keeps a bounded number of entries.
+A tensor everyone sees alike (a sample, a built-in model's weight, the operator's own file: its key
+starts with :data:`SHARED`) has its results in the process-wide :func:`ui.shared.shared` cache, so the
+next visitor gets them at once. Anything else (uploads) is session-scoped: a result computed from one
+user's upload is never served to another, and each session keeps a bounded number of entries.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from qviz.analyze import weight_spec
 from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import display_range
 from qviz.stats import channel_ranges, tensor_stats
+from ui.shared import SHARED_KEY, shared
 
 BINS = 240
 
@@ -22,13 +26,39 @@ def _widest_block(cal) -> int:
     return int(np.argmax(np.ravel(cal.clip_max) - np.ravel(cal.clip_min)))
 
 
-@st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")
+def effective_spec(spec: qviz.QuantSpec, shape: tuple) -> tuple[qviz.QuantSpec, str]:
+    """Per-channel on a 0-d or 1-d tensor becomes per-tensor, with the note that says so (as in analyze and the CLI).
+
+    A group size that does not divide its axis stays an error: the page says which sizes would.
+    """
+    if isinstance(spec.granularity, qviz.PerChannel) and len(shape) < 2:
+        return weight_spec(spec, shape)
+    return spec, ""
+
+
+SHARED = SHARED_KEY  # key prefix of tensors that are the same for every visitor
+
+
 def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None = None,
             codes: bool = False) -> dict:
     """Calibration, error metrics, histograms and per-channel ranges of one tensor under one spec.
 
     ``codes``: also the values per integer code and the reachable codes (``counts``, ``reachable``).
     """
+    fn = _inspect_shared if key.startswith(SHARED) else _inspect_session
+    return fn(key, _x, spec, method, options, block, codes)
+
+
+def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
+    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs)."""
+    fn = _compare_shared if key.startswith(SHARED) else _compare_session
+    return fn(key, _x, spec, options, methods)
+
+
+def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None,
+             codes: bool) -> dict:
+    requested = spec
+    spec, fallback = effective_spec(spec, _x.shape)
     cal = qviz.calibrate(_x, spec, method, **dict(options))
     x_hat = qviz.fake_quantize(_x, cal.qparams)
     metrics = qviz.error_metrics(_x, x_hat, cal.qparams)
@@ -42,7 +72,7 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
     out = dict(
         calibration=cal, metrics=metrics, stats=stats, block=block, n_blocks=n_blocks, span=span,
         hist=histogram(_x, bins=BINS, range=span), errors=error_histogram(_x, x_hat, cal.qparams, bins=120),
-        channels=None,
+        channels=None, note=fallback, spec=spec if fallback else requested,
     )
     if codes:
         out["counts"], out["reachable"] = code_counts(_x, cal.qparams), reachable_codes(_x, cal.qparams)
@@ -53,7 +83,12 @@ def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options
     return out
 
 
-@st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")
-def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
-    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs)."""
+def _compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None):
+    spec, _ = effective_spec(spec, _x.shape)
     return qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **dict(options))
+
+
+_inspect_session = st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")(_inspect)
+_inspect_shared = shared(max_entries=128)(_inspect)
+_compare_session = st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")(_compare)
+_compare_shared = shared(max_entries=64)(_compare)

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 import qviz
+from ui.shared import shared
 
 
 def digest(x: np.ndarray) -> str:
@@ -20,7 +21,7 @@ def digest(x: np.ndarray) -> str:
     return h.hexdigest()
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@shared(max_entries=32)
 def sample(name: str, n: int) -> np.ndarray:
     """A built-in synthetic tensor (read-only; shared across sessions, it is the same for everyone)."""
     x = qviz.sample(name, n=n)

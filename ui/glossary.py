@@ -18,7 +18,7 @@ GLOSSARY = [
     ("codes used", "share of the integer codes at least one value maps to.",
      "Near 100% is efficient. Low values mean outliers stretched the range or the range is skewed."),
     ("range wasted", "share of the integer range no value between the tensor's own min and max can reach.",
-     "0% ideal. [40, 1000] in uint8 wastes 3.92% (article 003); symmetric int8 on one-sided data wastes half or more."),
+     "0% ideal. [40, 1000] in uint8 wastes 3.92% (the range is widened to hold 0: Jacob et al., CVPR 2018, §2.1); symmetric int8 on one-sided data wastes half or more."),
     ("kurtosis", "excess kurtosis E[(x−μ)⁴]/σ⁴ − 3.",
      "0 for a Gaussian, 3 for Laplace; above ≈ 10 means heavy tails or outliers: try percentile, entropy or MSE calibration, or per-channel."),
     ("channel range ratio", "widest per-channel range over the narrowest.",

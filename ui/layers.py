@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import qviz
+from ui.shared import shared
 
 
 def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str, options: tuple = ()) -> pd.DataFrame:
@@ -20,9 +21,9 @@ def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: st
         bar.empty()
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@shared(max_entries=16)
 def builtin(model: str, spec: qviz.QuantSpec, method: str, activations: bool, options: tuple = ()) -> pd.DataFrame:
-    """Analysis of a built-in model (the same for every user: shared cache); ``options``: the calibrator's, as pairs."""
+    """Analysis of a built-in model (the same for every user: :mod:`ui.shared`); ``options``: the calibrator's, as pairs."""
     return _run(model, spec, method, activations, model, options)
 
 

@@ -25,6 +25,7 @@ PAGES = [
     ("pages/impact.py", "Model impact", ":material/insights:", "impact"),
     ("pages/formats.py", "Formats", ":material/scatter_plot:", "formats"),
     ("pages/integer.py", "Integer arithmetic", ":material/calculate:", "integer"),
+    ("pages/transforms.py", "Transforms", ":material/transform:", "transforms"),
 ]
 #: URL-bound widget keys every page understands: ui.keys.SHARED_KEYS (imported above)
 

@@ -1,14 +1,15 @@
 """Pick a tensor: a teaching sample, a built-in model's weight, or an uploaded file.
 
-Built-ins are the same for everyone, so they are cached globally; an upload stays in
-its own session (session-scoped cache, one upload kept per session) and is never
-served to another user. When the server was started for local use (``qviz app``, or
-``QVIZ_ALLOW_PATHS=DIR``), a fourth source, "Local path", reads a file or model folder from
-its disk (:mod:`ui.local_path`); ``qviz app PATH`` fills it in and selects it.
+Built-ins are the same for everyone, so they are cached globally (:mod:`ui.shared`); uploads stay
+in their own session (:mod:`ui.uploads`: kept across pages until removed, within the session's and
+the server's memory budgets) and are never served to another user. When the server was started for
+local use (``qviz app``, or ``QVIZ_ALLOW_PATHS=DIR``), a fourth source, "Local path", reads a file or
+model folder from its disk (:mod:`ui.local_path`); ``qviz app PATH`` fills it in and selects it.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,44 +18,44 @@ import streamlit as st
 import qviz
 from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
-from ui import data, local_path
-from ui import keys
+from ui import data, keys, local_path, uploads
 from ui.keys import QUERY
+from ui.shared import SHARED_KEY, shared
 
 UPLOAD_TYPES = [e.lstrip(".") for e in UPLOADS]  # qviz.sources.UPLOADS: one list with the readers
-MAX_UPLOAD_NUMEL = 1 << 26  # 64M values (256 MB as float32) per tensor: bounds a session's memory
+MAX_UPLOAD_NUMEL = uploads.MAX_UPLOAD_NUMEL
 
 
 @dataclass(frozen=True)
 class Picked:
     label: str
     x: np.ndarray
-    key: str  # content digest of x
+    key: str  # content digest of x (SHARED_KEY + digest when every visitor sees the same tensor)
     info: object  # qviz.TensorInfo
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@shared(max_entries=4)
 def _builtin(name: str):
     return qviz.open_source(name)
 
 
-@st.cache_resource(show_spinner="Loading the tensor…", max_entries=8)
+@shared(max_entries=8)
 def _builtin_tensor(source: str, tensor: str) -> np.ndarray:
     x = _builtin(source).load(tensor)
     x.setflags(write=False)
     return x
 
 
-@st.cache_resource(show_spinner=False, max_entries=64, scope="session")
-def _upload_source(digest: str, _data: bytes, filename: str):
-    return qviz.open_source(_data, name=filename, max_numel=MAX_UPLOAD_NUMEL)
+_DIGESTS: dict = {}  # id(array) -> (weak reference, digest); an entry goes when its array does
 
 
-@st.cache_resource(show_spinner="Loading the tensor…", max_entries=4, scope="session")
-def _upload_tensor(digest: str, _source, tensor: str) -> np.ndarray:
-    x = _source.load(tensor)
-    x.setflags(write=False)
-    return x
+def _digest_of(x: np.ndarray) -> str:
+    """Content digest of a shared, read-only tensor, computed once per array (it never changes)."""
+    d = _DIGESTS.get(id(x))
+    if d is None or d[0]() is not x:
+        key = id(x)
+        d = _DIGESTS[key] = (weakref.ref(x, lambda _r, key=key: _DIGESTS.pop(key, None)), data.digest(x))
+    return d[1]
 
 
 def model_select(label: str = "Model", key: str = keys.MODEL, container=None) -> str:
@@ -67,10 +68,9 @@ def model_select(label: str = "Model", key: str = keys.MODEL, container=None) ->
 
 
 def upload_source(up) -> tuple[str, qviz.Source]:
-    """``(content digest, Source)`` of an ``st.file_uploader`` file, cached for this session only."""
-    raw = up.getvalue()
-    digest = data.digest(np.frombuffer(raw, dtype=np.uint8))
-    return digest, _upload_source(digest, raw, up.name)
+    """``(content digest, Source)`` of an ``st.file_uploader`` file, kept in this session's files (:mod:`ui.uploads`)."""
+    kept = uploads.session().add(up.getvalue(), up.name)
+    return kept.digest, kept.source
 
 
 def _tensor_select(source, label_prefix: str) -> str | None:
@@ -119,12 +119,12 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = local_path.tensor(path, version, tensor)
-            return Picked(f"{source.label} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{source.label} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor))
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
             x = data.sample(name, source.info(name).shape[0])
-            return Picked(qviz.SAMPLES[name].title, x, data.digest(x), source.info(name))
+            return Picked(qviz.SAMPLES[name].title, x, SHARED_KEY + _digest_of(x), source.info(name))
         if kind == MODEL:
             model = model_select()
             source = _builtin(model)
@@ -132,24 +132,54 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _builtin_tensor(model, tensor)
-            return Picked(f"{model} · {tensor}", x, data.digest(x), source.info(tensor))
-        up = st.file_uploader("Checkpoint or tensor file", type=UPLOAD_TYPES, key="upload",
-                              help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
-        if up is None:
-            st.info("Upload a file to inspect its tensors.")
-            return None
-        digest, source = upload_source(up)
-        tensor = _tensor_select(source, up.name)
-        if tensor is None:
-            return None
-        x = _upload_tensor(digest, source, tensor)
-        return Picked(f"{up.name} · {tensor}", x, data.digest(x), source.info(tensor))
+            return Picked(f"{model} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor))
+        return _pick_upload()
     except qviz.SourceError as e:
         st.error(str(e))
+        return None
+    except uploads.ServerBusy as e:
+        st.warning(str(e).capitalize() + ".")
         return None
     except Exception as e:  # noqa: BLE001 - a reader bug on a damaged file must still read as one line
         st.error(f"The tensor could not be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}); the file may be damaged: save it again.")
         return None
+
+
+def upload_widget(key: str = "upload", label: str = "Checkpoint or tensor file") -> uploads.Upload | None:
+    """The uploader and this session's files (kept across pages until removed); the chosen file, or None."""
+    store = uploads.session()
+    up = st.file_uploader(label, type=UPLOAD_TYPES, key=key,
+                          help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
+    new = None
+    if up is not None and up.file_id not in store.seen:  # each upload is read once: not re-hashed on every rerun,
+        new = store.add(up.getvalue(), up.name)          # and not brought back after "Remove"
+        store.seen.add(up.file_id)
+    for name in store.take_evicted():
+        st.warning(f"{name} was removed from this session's files to keep them under {uploads.SESSION_BYTES // uploads.MB:,} MB: "
+                   "upload it again to see it.")
+    if not store.files:
+        st.info("Upload a file to inspect its tensors.")
+        return None
+    digests = list(store.files)[::-1]  # newest first
+    if new is not None and st.session_state.get("upfile") != new.digest:
+        st.session_state["upfile"] = new.digest
+    c = st.columns([4, 1])
+    digest = c[0].selectbox("Your files (this session only)", digests, key="upfile",
+                            format_func=lambda d: f"{store.files[d].name} · {len(store.files[d].raw) / uploads.MB:,.1f} MB")
+    c[1].button("Remove", key="upremove", on_click=store.remove, args=(digest,),
+                help="Forget this file (it is never stored on the server's disk).")
+    return store.files[digest]
+
+
+def _pick_upload() -> Picked | None:
+    chosen = upload_widget()
+    if chosen is None:
+        return None
+    tensor = _tensor_select(chosen.source, chosen.name)
+    if tensor is None:
+        return None
+    x = uploads.session().tensor(chosen, tensor)
+    return Picked(f"{chosen.name} · {tensor}", x, f"{chosen.digest}:{tensor}", chosen.source.info(tensor))
 
 
 def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:

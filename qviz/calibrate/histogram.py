@@ -210,7 +210,14 @@ class BlockHistogram:
         while short.any():  # at most a step or two past the log2 estimate
             k[short] += 1
             short = wide & (R * np.exp2(k).astype(np.float32) < absmax)
-        R[wide] = (R[wide] * np.exp2(k[wide]).astype(np.float32)).astype(np.float32)
+        with np.errstate(over="ignore"):
+            grown = (R[wide] * np.exp2(k[wide]).astype(np.float32)).astype(np.float32)
+        if not np.isfinite(grown).all():
+            raise ValueError(
+                "the values grew past float32's range across batches (the histogram cannot double beyond 3.4e38): "
+                "calibrate this tensor in one batch, or rescale it"
+            )
+        R[wide] = grown
         for kk in np.unique(k[wide]):  # one merge per distinct growth factor, never per block
             rows = np.flatnonzero(wide & (k == kk))
             f = 1 << int(kk)
@@ -235,6 +242,11 @@ class BlockHistogram:
         # Processed in column chunks of about CHUNK values, so every pass runs in cache.
         n_slots = 2 * F + 1
         r_col = np.where(R > 0, R, np.float32(1)).astype(np.float32)[:, None]
+        # (x·F)/R overflows float32 for |x| > max/F (about 2e34). F is a power of two, so R/F is exact
+        # wherever it is a normal number, and x/(R/F) rounds the same exact quotient: bit-identical.
+        small = r_col < np.float32(F) * np.finfo(np.float32).tiny
+        r_div = np.where(small, r_col, r_col / np.float32(F)).astype(np.float32)
+        f_mul = np.where(small, np.float32(F), np.float32(1)).astype(np.float32)
         offset = (np.arange(nb, dtype=np.int64) * n_slots + F)[:, None]
         cols = max(64, CHUNK // nb)
         h = np.zeros(nb * n_slots, np.int64)
@@ -242,8 +254,8 @@ class BlockHistogram:
         nonzero = np.zeros(nb, np.int64)
         for s in range(0, v.shape[1], cols):
             c = v[:, s : s + cols]
-            y = np.multiply(c, np.float32(F))
-            y /= r_col
+            y = np.multiply(c, f_mul)
+            y /= r_div
             idx = y.astype(np.int64)
             idx += offset
             h += np.bincount(idx.reshape(-1), minlength=nb * n_slots)

@@ -127,10 +127,16 @@ def _qgrid(lo, hi, spec):
 
 
 def _total(neg: TailModel, pos: TailModel, stats, spec, lo, hi, rows):
-    delta, top_n, top_p = _qgrid(lo, hi, spec)
+    lo32, hi32 = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+    with np.errstate(over="ignore"):  # affine ranges whose float32 step overflows (|x| near 3.4e38) are no candidates
+        bad = ~np.isfinite((np.maximum(hi32, 0) - np.minimum(lo32, 0)) / np.float32(spec.n_steps))
+    bad &= not spec.symmetric
+    if bad.any():
+        lo32, hi32 = np.where(bad, np.float32(-1), lo32), np.where(bad, np.float32(1), hi32)
+    delta, top_n, top_p = _qgrid(lo32, hi32, spec)
     sse = neg.sse(delta, top_n, rows) + pos.sse(delta, top_p, rows)
     sse += stats.zeros[rows][:, None] * (spec.level_offset * delta) ** 2
-    return sse / np.maximum(stats.count[rows], 1)[:, None]
+    return np.where(bad, np.inf, sse / np.maximum(stats.count[rows], 1)[:, None])
 
 
 def _search(f, cand: np.ndarray, width: np.ndarray, curve_block: int, low=None):

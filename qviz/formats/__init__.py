@@ -32,6 +32,8 @@ def compare_formats(x, names=None):
     from ..metrics import error_metrics
 
     x32, _ = as_float32(x)
+    if x32.ndim == 0:  # a 0-d tensor is one value: every format sees it as a 1-element vector
+        x32 = x32.reshape(1)
     rows = []
     for name in names if names is not None else format_names():
         f = get_format(name)

@@ -1,4 +1,4 @@
-"""Binary and ternary weights (article 000): one or two bits per value and one scale.
+"""Binary and ternary weights (BinaryConnect, Courbariaux et al. 2015; XNOR-Net, Rastegari et al. 2016; TWN, Li and Liu 2016): one or two bits per value and one scale.
 
 Binary (BinaryConnect / XNOR-Net's BWN): ``x̂ = α·sign(x)`` with ``α = mean|x|``,
 the scale that minimises ‖x - α·sign(x)‖² (Rastegari et al., 2016); sign(0) = +1.

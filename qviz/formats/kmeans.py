@@ -1,4 +1,4 @@
-"""A codebook fitted to the tensor: k-means in one dimension (Lloyd–Max), article 000's non-uniform points.
+"""A codebook fitted to the tensor: k-means in one dimension (Lloyd–Max: Lloyd, IEEE Trans. IT 1982; Max, IRE Trans. IT 1960).
 
 The ``k = 2**bits`` levels ``p_1 < … < p_k`` minimise Σ (x - nearest p)²; Lloyd's
 iteration alternates the two conditions of an optimal quantizer::

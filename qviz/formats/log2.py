@@ -1,4 +1,4 @@
-"""Logarithmic (power-of-two) levels: article 001's exponential mapping.
+"""Logarithmic (power-of-two) levels (Miyashita, Lee and Murmann, "Convolutional Neural Networks using Logarithmic Data Representation", 2016).
 
 With ``b`` bits (one sign bit, ``2**(b-1)`` magnitude codes, one of them 0) and
 ``s = max|x|`` the levels are::

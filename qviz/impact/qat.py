@@ -1,4 +1,4 @@
-"""Quantization-aware training of the digits CNN (article 002), against post-training quantization.
+"""Quantization-aware training of the digits CNN (Jacob et al., CVPR 2018), against post-training quantization.
 
 QAT fine-tunes the trained fp32 weights while the forward pass sees them fake-quantized; the rounding
 has no useful gradient, so the straight-through estimator (STE) passes it through unchanged::

@@ -23,12 +23,15 @@ Example
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 
 from ..affine import fake_quantize
 from ..models.channels import from_channels, quant_layers, to_channels
 from ..spec import QuantSpec
 
 WHAT = ("weights", "activations", "both")
+WEIGHT_SPECS_KEPT = 4  # fake-quantized copies of every weight for this many specs (MiniLM: about 90 MB each)
+ACTIVATION_SPECS_KEPT = 16  # activation QParams (small) for this many specs
 
 
 def check_what(what: str) -> str:
@@ -82,8 +85,11 @@ class ModelQuantizer:
         self.layers = list(self._modules)
         self.params = {n: int(m.weight.numel()) for n, m in self._modules.items()}
         self._fp32 = {n: m.weight.detach().clone() for n, m in self._modules.items()}
-        self._wq: dict = {}
-        self._aq: dict = {}
+        # fake-quantized weights per (layer, spec) and activation qparams per spec, least recently used first;
+        # bounded so a sweep over specs does not grow a long-lived (shared) quantizer without limit
+        self._wq: OrderedDict = OrderedDict()
+        self._aq: OrderedDict = OrderedDict()
+        self.max_weight_entries = WEIGHT_SPECS_KEPT * max(len(self.layers), 1)
         self._fp32_metric = None
 
     def fp32_weight(self, layer: str):
@@ -106,6 +112,9 @@ class ModelQuantizer:
             tspec, _ = weight_spec(spec, w.shape)
             qp = calibrate(w, tspec, self.method, **self.options).qparams
             self._wq[key] = (torch.from_numpy(fake_quantize(w, qp)), qp)
+            while len(self._wq) > self.max_weight_entries:
+                self._wq.popitem(last=False)
+        self._wq.move_to_end(key)
         return self._wq[key]
 
     def activation_qparams(self, spec: QuantSpec, progress=None) -> dict:
@@ -120,6 +129,9 @@ class ModelQuantizer:
             if bad:
                 raise ValueError(f"{bad[0].name}: {bad[0].error}")
             self._aq[spec] = {a.layer: a.calibration.qparams for a in acts}
+            while len(self._aq) > ACTIVATION_SPECS_KEPT:
+                self._aq.popitem(last=False)
+        self._aq.move_to_end(spec)
         return self._aq[spec]
 
     @contextlib.contextmanager

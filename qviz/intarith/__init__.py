@@ -1,4 +1,4 @@
-"""Integer-only arithmetic (article 002; Jacob et al., CVPR 2018): fixed-point multipliers, requantization, Qm.n, quantized matmul/conv.
+"""Integer-only arithmetic (Jacob et al., CVPR 2018): fixed-point multipliers, requantization, Qm.n, quantized matmul/conv.
 
 Example
 -------

@@ -1,7 +1,7 @@
-"""Qm.n fixed point: uniform quantization with ``Z = 0`` and ``S = 2**-n`` (article 002).
+"""Qm.n fixed point: uniform quantization with ``Z = 0`` and ``S = 2**-n`` (the Q notation of fixed-point DSP arithmetic).
 
 ``m`` integer bits (the sign bit counted in them) and ``n`` fraction bits make an
-``m + n``-bit signed code ``q`` standing for ``q · 2**-n``. Article 002's Q4.3
+``m + n``-bit signed code ``q`` standing for ``q · 2**-n``. Q4.3
 is ``Z = 0``, ``S = 0.125``, range −8.0 … 7.875. (In ARM's notation the sign bit
 is not counted, so ARM's Q4.3 is ``QFormat(5, 3)`` here: 8 bits, −16 … 15.875.)
 

@@ -1,4 +1,4 @@
-"""Matrix product and convolution on quantized codes, in int32, with article 001's zero-point corrections.
+"""Matrix product and convolution on quantized codes, in int32, with the zero-point corrections of Jacob et al., CVPR 2018, eq. 7.
 
 With ``a ≈ S_a·(q_a - Z_a)`` and ``b ≈ S_b·(q_b - Z_b)`` (Jacob et al., CVPR 2018, eq. 7)::
 
@@ -10,7 +10,7 @@ With ``a ≈ S_a·(q_a - Z_a)`` and ``b ≈ S_b·(q_b - Z_b)`` (Jacob et al., CV
 
 Every term is an integer (int32 here; the accumulation is checked not to
 overflow). A convolution is the same product over im2col patches: ``K`` becomes
-``C·kh·kw`` (article 001 writes the constant as ``z_x·z_w``; the sum over the
+``C·kh·kw`` (the paper writes the constant as ``z_x·z_w``; the sum over the
 window makes it ``K·z_x·z_w``) and padding uses ``Z_x``, the code of a real 0.
 
 Example

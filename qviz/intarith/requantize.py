@@ -1,4 +1,4 @@
-"""Requantization: move codes from one (scale, zero point) domain to another, with and without floats (article 002).
+"""Requantization: move codes from one (scale, zero point) domain to another, with and without floats (Jacob et al., CVPR 2018, §2.2).
 
 The same real value ``r = S1·(q1 - Z1) = S2·(q2 - Z2)``, so ``q2 = Z2 + M·(q1 - Z1)``
 with ``M = S1 / S2``. Two paths compute it::

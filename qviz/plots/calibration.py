@@ -37,7 +37,7 @@ def thresholds_figure(hist: Histogram, ranges: dict, *, log_y: bool = True, titl
             hovertemplate=f"{name}: %{{x:.4g}}<extra></extra>",
         ))
     fig.update_layout(
-        xaxis=dict(title="value"), yaxis=dict(title="count", type="log" if log_y else "linear"),
+        xaxis=dict(title="value"), yaxis=style.count_axis(log_y, int(hist.counts.max()) if hist.counts.size else 1),
         yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),
     )
     return style.base_layout(fig, title, height=420)

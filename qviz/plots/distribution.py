@@ -68,8 +68,9 @@ def histogram_figure(
         Draws the levels ``(q - z + o)·Δ`` of block ``block`` (every k-th when
         there are more than ``max_levels``) and the unreachable-code regions.
     clip : (float, float), optional
-        Clipping thresholds to mark (e.g. a calibrator's range); defaults to the
-        grid's saturation points when qparams are given.
+        Thresholds to mark; by default, with qparams, where the clamp starts: half a step
+        beyond the lowest and highest level. (A calibrator's range is not always that: in
+        symmetric signed mode the extra negative code puts the clamp at −(n/2 + ½)·Δ, below −max|x|.)
     data_range : (float, float), optional
         The tensor's own min and max; the grid beyond them is shaded as wasted.
     log_y : bool
@@ -97,6 +98,7 @@ def histogram_figure(
             go.Scatter(x=px, y=py, mode="lines", yaxis="y2", line=dict(color=style.LEVEL, width=1), name=name, hoverinfo="skip")
         )
         half = float(np.ravel(qparams.scale)[block]) / 2
+        clip_default = clip is None
         if clip is None:
             clip = (float(levels[0]) - half, float(levels[-1]) + half)
         if data_range is not None:
@@ -111,29 +113,49 @@ def histogram_figure(
     if clip is not None:
         px, py = _vlines(np.asarray(clip, dtype=np.float64))
         fig.add_trace(
-            go.Scatter(x=px, y=py, mode="lines", yaxis="y2", line=dict(color=style.CLIP, width=2, dash="dash"), name="clip thresholds", hoverinfo="x")
+            go.Scatter(x=px, y=py, mode="lines", yaxis="y2", line=dict(color=style.CLIP, width=2, dash="dash"),
+                       name="clamp starts" if qparams is not None and clip_default else "clip thresholds", hoverinfo="x")
         )
     fig.update_layout(
         xaxis=dict(title="value"),
-        yaxis=dict(title="count", type="log" if log_y else "linear"),
+        yaxis=style.count_axis(log_y, int(hist.counts.max()) if hist.counts.size else 1),
         yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),
     )
     return style.base_layout(fig, title)
 
 
-def codes_figure(code_counts: np.ndarray, qmin: int, reachable: tuple[int, int] | None = None, title: str | None = None) -> go.Figure:
+def codes_figure(code_counts: np.ndarray, qmin: int, reachable: tuple[int, int] | None = None, title: str | None = None,
+                 max_bars: int = 256) -> go.Figure:
     """Occupancy of the integer codes: how many values landed on each code.
 
     ``reachable`` (lowest, highest code that a value of the data's own range can
-    reach) shades the codes outside it as wasted.
+    reach) shades the codes outside it as wasted. Past ``max_bars`` codes (more than
+    8 bits) neighbouring codes share a bar, whose height is their mean count per code,
+    so the figure stays small at any bit width.
+
+    >>> fig = codes_figure(np.ones(65536), -32768)
+    >>> len(fig.data[0].x), fig.data[0].name
+    (256, 'values per code (mean over 256 codes a bar)')
     """
-    codes = np.arange(qmin, qmin + len(code_counts))
-    fig = go.Figure(go.Bar(x=codes, y=code_counts, marker=dict(color=style.DATA, line=dict(width=0)), name="values per code"))
+    counts = np.asarray(code_counts, dtype=np.float64)
+    n = len(counts)
+    group = max(1, math.ceil(n / max_bars))
+    if group == 1:
+        x, y, width, name = np.arange(qmin, qmin + n), counts, None, "values per code"
+    else:
+        pad = (-n) % group
+        sums = np.concatenate([counts, np.zeros(pad)]).reshape(-1, group).sum(1)
+        sizes = np.full(sums.size, group, dtype=np.float64)
+        sizes[-1] -= pad
+        x = qmin + np.arange(sums.size) * group + (sizes - 1) / 2
+        y, width, name = sums / sizes, sizes, f"values per code (mean over {group} codes a bar)"
+    fig = go.Figure(go.Bar(x=x, y=y, width=width, marker=dict(color=style.DATA, line=dict(width=0)), name=name))
+    last = qmin + n - 1
     if reachable is not None:
         lo, hi = reachable
         if lo > qmin:
             fig.add_vrect(x0=qmin - 0.5, x1=lo - 0.5, fillcolor=style.WASTED, line_width=0, layer="below")
-        if hi < codes[-1]:
-            fig.add_vrect(x0=hi + 0.5, x1=codes[-1] + 0.5, fillcolor=style.WASTED, line_width=0, layer="below")
-    fig.update_layout(xaxis=dict(title="integer code q"), yaxis=dict(title="count"))
+        if hi < last:
+            fig.add_vrect(x0=hi + 0.5, x1=last + 0.5, fillcolor=style.WASTED, line_width=0, layer="below")
+    fig.update_layout(xaxis=dict(title="integer code q"), yaxis=dict(title="count" if group == 1 else "count per code", rangemode="tozero"))
     return style.base_layout(fig, title)

@@ -63,7 +63,7 @@ def levels_figure(hist: Histogram, levels: dict, families: dict | None = None, *
             marker=dict(symbol="line-ns-open", size=14, line=dict(width=1.5, color=color), color=color),
             hovertemplate=f"{name}: %{{x:.4g}}<extra></extra>",
         ), row=2, col=1)
-    fig.update_yaxes(title_text="count", type="log" if log_y else "linear", row=1, col=1)
+    fig.update_yaxes(**style.count_axis(log_y, int(hist.counts.max()) if hist.counts.size else 1), row=1, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], row=2, col=1)
     fig.update_xaxes(title_text="value", range=[lo, hi], row=2, col=1)
     style.base_layout(fig, title, height=max(420, 260 + 22 * len(names)))

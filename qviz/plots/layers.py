@@ -45,13 +45,15 @@ def layer_bars_figure(df: pd.DataFrame, metric: str = "sqnr_db", *, other: pd.Da
     worst = max(1, min(worst, len(df) // 4))  # highlight a few, not most of a small model
     bad = set(worst_layers(df, metric, worst).index)
     colors = [style.CLIP if i in bad else style.DATA for i in df.index]
-    text = [f"{n}<br>{label}: {'∞ (exact)' if np.isposinf(v) else f'{v:.2f}'}" for n, v in zip(df["name"], pd.to_numeric(df[metric], errors="coerce"))]
-    fig = go.Figure(go.Bar(x=list(df["name"]), y=y, marker=dict(color=colors, line=dict(width=0)), name=names[0],
+    names_a = [style.escape(n) for n in df["name"]]  # user file's tensor names: plain text, never markup
+    text = [f"{n}<br>{label}: {'∞ (exact)' if np.isposinf(v) else f'{v:.2f}'}" for n, v in zip(names_a, pd.to_numeric(df[metric], errors="coerce"))]
+    fig = go.Figure(go.Bar(x=names_a, y=y, marker=dict(color=colors, line=dict(width=0)), name=names[0],
                            hovertext=text, hoverinfo="text"))
     if other is not None:
         yo = _finite(other[metric], cap)
-        fig.add_trace(go.Bar(x=list(other["name"]), y=yo, marker=dict(color="#F2B36B", line=dict(width=0)), name=names[1],
-                             hovertext=[f"{n}<br>{label}: {v:.2f}" for n, v in zip(other["name"], yo)], hoverinfo="text"))
+        names_b = [style.escape(n) for n in other["name"]]
+        fig.add_trace(go.Bar(x=names_b, y=yo, marker=dict(color="#F2B36B", line=dict(width=0)), name=names[1],
+                             hovertext=[f"{n}<br>{label}: {v:.2f}" for n, v in zip(names_b, yo)], hoverinfo="text"))
         fig.update_layout(barmode="group")
     fig.update_layout(xaxis=dict(title="layer", tickangle=-45, automargin=True, showticklabels=len(df) <= 80), yaxis=dict(title=label),
                       bargap=0.15, showlegend=other is not None)

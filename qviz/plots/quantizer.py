@@ -35,7 +35,7 @@ def staircase(qparams: QParams, x_min: float, x_max: float, block: int = 0) -> t
     return xs, ys
 
 
-def transfer_figure(qparams: QParams, x_min: float, x_max: float, *, block: int = 0, max_steps: int = 4096, title: str | None = None) -> go.Figure:
+def transfer_figure(qparams: QParams, x_min: float, x_max: float, *, block: int = 0, max_steps: int = 2048, title: str | None = None) -> go.Figure:
     """The staircase x → x̂ beside the identity, decision thresholds and the zero level marked."""
     levels = qparams.levels(block)
     fig = go.Figure()
@@ -72,5 +72,6 @@ def error_figure(h: ErrorHistogram, scale: float | None = None, *, log_y: bool =
     if scale:
         for v in (-scale / 2, scale / 2):
             fig.add_vline(x=v, line=dict(color="#555555", dash="dot", width=1))
-    fig.update_layout(barmode="stack", xaxis=dict(title="error x̂ − x"), yaxis=dict(title="count", type="log" if log_y else "linear"))
+    top = int((h.rounding + h.clipping).max()) if h.rounding.size else 1
+    fig.update_layout(barmode="stack", xaxis=dict(title="error x̂ − x"), yaxis=style.count_axis(log_y, top))
     return style.base_layout(fig, title)

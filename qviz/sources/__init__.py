@@ -30,10 +30,12 @@ EXTENSIONS = {
     ".pkl": "torch",
     ".safetensors": "safetensors",
     ".json": "safetensors",
+    ".jit": "torch",
     ".onnx": "onnx",
 }
-#: the extensions a single uploaded file may have (the app's uploaders offer these)
-UPLOADS = (".npy", ".npz", ".pt", ".pth", ".bin", ".safetensors", ".onnx")
+#: the extensions a single uploaded file may have (the app's uploaders offer these): every one a reader takes,
+#: except a shard index (.json), which needs its folder
+UPLOADS = tuple(e for e in EXTENSIONS if e != ".json")
 _SUPPORTED = f"{', '.join(UPLOADS)}, a model folder, or a built-in"
 
 
@@ -64,7 +66,14 @@ def _reader(kind: str):
     return cls
 
 
-def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFAULT_MAX_NUMEL) -> Source:
+def open_source(
+    path_or_bytes,
+    name: str | None = None,
+    *,
+    max_numel: int = DEFAULT_MAX_NUMEL,
+    max_header_bytes: int | None = None,
+    max_tensors: int | None = None,
+) -> Source:
     """Open a file, an upload's bytes, a shard folder, or a built-in, lazily.
 
     Parameters
@@ -76,6 +85,9 @@ def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFA
         The upload's file name (its extension picks the reader); for paths, the label.
     max_numel : int
         Largest tensor :meth:`Source.load` will read (checked before reading).
+    max_header_bytes, max_tensors : int, optional
+        Limits for untrusted uploads: a safetensors header longer than ``max_header_bytes`` is
+        refused before it is parsed, a file with more than ``max_tensors`` tensors once it is opened.
 
     Returns
     -------
@@ -136,7 +148,16 @@ def open_source(path_or_bytes, name: str | None = None, *, max_numel: int = DEFA
         raise fail(
             label, f"is named {ext} but its content is {what[sniffed]}", f"rename it to the right extension ({_SUPPORTED})"
         )
-    return _reader(kind)(data, label, max_numel)
+    if kind == "safetensors" and max_header_bytes is not None and len(head) >= 8 and ext != ".json":
+        n = int.from_bytes(head[:8], "little")
+        if n > max_header_bytes:
+            raise fail(label, f"has a {n:,}-byte header, over this server's limit of {max_header_bytes:,}",
+                       "open such a checkpoint locally (qviz app PATH), where headers may be larger")
+    src = _reader(kind)(data, label, max_numel)
+    if max_tensors is not None and len(src) > max_tensors:
+        raise fail(label, f"holds {len(src):,} tensors, over this server's limit of {max_tensors:,}",
+                   "open such a checkpoint locally (qviz app PATH), or upload fewer tensors")
+    return src
 
 
 def _npz_like(data) -> bool:

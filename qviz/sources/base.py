@@ -22,10 +22,13 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..arrays import Float32RangeError, _from_float64
 
 DEFAULT_MAX_NUMEL = 1 << 31
 FLOAT_DTYPES = (
@@ -79,7 +82,7 @@ class TensorInfo:
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-        object.__setattr__(self, "numel", int(np.prod(self.shape, dtype=object)) if self.shape else 1)
+        object.__setattr__(self, "numel", math.prod(self.shape))  # exact Python ints; 1 for a 0-d tensor
 
     @property
     def is_float(self) -> bool:
@@ -116,12 +119,17 @@ def torch_to_float32(t) -> np.ndarray:
         t = t.dequantize()
     if t.is_complex():
         raise ValueError("complex tensor")
+    if t.dtype == torch.float64:
+        return np.ascontiguousarray(_from_float64(t.numpy()))
     return t.to(torch.float32, memory_format=torch.contiguous_format, copy=True).numpy()  # a copy: never a view of the file
 
 
 def numpy_to_float32(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind not in "fiub":
         raise ValueError(f"dtype {a.dtype}")
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+        out = _from_float64(a)
+        return out if out.flags.c_contiguous else np.ascontiguousarray(out)
     out = a.astype(np.float32, order="C", copy=False)
     return out if out.flags.writeable else out.copy()  # readers hand over fresh arrays; read-only views get copied
 
@@ -184,6 +192,8 @@ class Source:
         except MemoryError:
             what = f"tensor {name!r} ({info.numel:,} values) does not fit in memory"
             raise fail(self.label, what, "use a smaller max_numel or more RAM") from None
+        except Float32RangeError as e:
+            raise fail(self.label, f"tensor {name!r} has {e}".split(":")[0], str(e).split(": ", 1)[1]) from None
         except (ValueError, TypeError, RuntimeError) as e:
             raise fail(
                 self.label,

@@ -21,6 +21,7 @@ import zipfile
 
 import numpy as np
 
+from ..arrays import Float32RangeError, _from_float64
 from .base import DEFAULT_MAX_NUMEL, Source, TensorInfo, fail
 
 _SAVE_HINT = "save a numeric array with np.save / np.savez (for example arr.astype(np.float32))"
@@ -35,9 +36,52 @@ def _header(fp, label: str, what: str):
             return fmt.read_array_header_1_0(fp)
         if version == (2, 0):
             return fmt.read_array_header_2_0(fp)
-        return fmt._read_array_header(fp, version)  # (3, 0): utf-8 header
+        if version == (3, 0):
+            return _header_3_0(fp)
+        raise ValueError(f"format version {version[0]}.{version[1]} is unknown (NumPy writes 1.0, 2.0 and 3.0)")
     except Exception as e:  # ValueError, EOFError, SyntaxError from a corrupted header
         raise fail(label, f"{what}is not a valid .npy array ({e})", "the file is corrupted or truncated: save it again") from None
+
+
+READ_BYTES = 1 << 24  # bytes of the file decoded at a time
+
+
+def _read_float32(fp, header, label: str, name: str) -> np.ndarray:
+    """The array at ``fp`` (after its header) decoded straight into float32, ``READ_BYTES`` at a time.
+
+    Peak memory is the float32 result plus one piece: a compressed ``.npz`` member of float64
+    never exists whole in its stored type (a 0.5 MB upload can hold 0.5 GB of zeros).
+    """
+    shape, fortran, dtype = header
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty(n, np.float32)
+    step = max(1, READ_BYTES // max(dtype.itemsize, 1))
+    wide = dtype.kind == "f" and dtype.itemsize > 4
+    for i in range(0, n, step):
+        k = min(step, n - i)
+        buf = fp.read(k * dtype.itemsize)
+        if len(buf) != k * dtype.itemsize:
+            raise fail(label, f"{name!r} ends after {i + len(buf) // dtype.itemsize:,} of its {n:,} values",
+                       "the file is truncated: save it again")
+        piece = np.frombuffer(buf, dtype)
+        out[i : i + k] = _from_float64(piece) if wide else piece
+    return out.reshape(shape, order="F" if fortran else "C")
+
+
+def _header_3_0(fp):
+    """Version 3.0 (a utf-8 header, 4-byte length), parsed with public NumPy API only."""
+    import ast
+
+    n = int.from_bytes(fp.read(4), "little")
+    raw = fp.read(n)
+    if len(raw) != n:
+        raise ValueError("the header is cut short")
+    d = ast.literal_eval(raw.decode("utf-8"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("the header is not a {descr, fortran_order, shape} dict")
+    if not isinstance(d["shape"], tuple) or not all(isinstance(i, int) and i >= 0 for i in d["shape"]):
+        raise ValueError(f"the shape {d['shape']!r} is not a tuple of sizes")
+    return d["shape"], bool(d["fortran_order"]), np.lib.format.descr_to_dtype(d["descr"])
 
 
 def _info(name: str, header, label: str, available: int | None) -> TensorInfo:
@@ -119,14 +163,14 @@ class NpySource(Source):
             raise fail(self.label, "holds no arrays", "save at least one array with np.savez")
 
     def _read(self, name: str) -> np.ndarray:
-        fmt = np.lib.format
         try:
             if self._zip is not None:
                 with self._zip.open(self._members[name]) as fp:
-                    return fmt.read_array(fp, allow_pickle=False)
-            if isinstance(self._data, (bytes, bytearray)):
-                return fmt.read_array(io.BytesIO(self._data), allow_pickle=False)
-            return np.load(self._data, allow_pickle=False)
+                    return _read_float32(fp, _header(fp, self.label, f"member {name!r} "), self.label, name)
+            with self._fp() as fp:
+                return _read_float32(fp, _header(fp, self.label, ""), self.label, name)
+        except Float32RangeError:
+            raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
             raise fail(
                 self.label, f"{name!r} cannot be read ({e})", "the file is corrupted or truncated: save it again"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import struct
 import typing
@@ -81,7 +82,7 @@ def parse_header(fp, size: int, label: str, metadata: dict | None = None) -> tup
         if dtype not in DTYPES:  # listed, refused only when loaded
             need = end - begin
         else:
-            need = int(np.prod(shape, dtype=object)) * DTYPES[dtype][1] if shape else DTYPES[dtype][1]
+            need = math.prod(shape) * DTYPES[dtype][1]  # math.prod(()) == 1: a 0-d tensor
         if end - begin != need or end < begin:
             raise fail(
                 label, f"tensor {name!r} claims shape {tuple(shape)} ({need:,} bytes) but spans {end - begin:,} bytes", _CORRUPT

@@ -42,7 +42,7 @@ def test_calibrator_choice_moves_thresholds(inspector):
     inspector.selectbox(key="sample").set_value("outliers").run()
     def clip_x():
         hist = figures(inspector)[0]
-        trace = next(t for t in hist["data"] if t.get("name") == "clip thresholds")
+        trace = next(t for t in hist["data"] if t.get("name") == "clamp starts")  # half a step beyond the end levels
         return max(v for v in trace["x"] if v is not None)
     wide = clip_x()
     inspector.selectbox(key="calib").set_value("percentile").run()
