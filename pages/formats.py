@@ -9,6 +9,7 @@ import qviz
 from qviz.binning import histogram
 from qviz.plots.formats import levels_figure, sqnr_bits_figure
 from ui.glossary import glossary
+from ui.shared import by_content
 from ui.tensor_picker import require_tensor
 from ui.keys import QUERY
 
@@ -28,7 +29,7 @@ def _in_budget(bits: float, budget: str) -> bool:
     return {"4 bits": 3.5 <= bits < 5, "8 bits": 7.5 <= bits < 9, "1-2 bits": bits <= 2.5}.get(budget, True)
 
 
-@st.cache_data(show_spinner="Quantizing with every format…", max_entries=16, scope="session")
+@by_content(max_entries=16, show_spinner="Quantizing with every format…")
 def _compare(key: str, _x: np.ndarray, bins: int):
     """Every format on one tensor: the comparison table, each format's levels, the histogram."""
     names = qviz.format_names()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from qviz.plots import channel_range_figure, error_figure, histogram_figure, outlier_channels
 from ui import activations, compute
+from ui import quantized as quantized_view
 from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import require_tensor
@@ -41,6 +42,10 @@ table = pd.DataFrame(
     }
 )
 st.dataframe(table, hide_index=True, width="stretch", key="stats_table")
+
+if getattr(picked.info, "quantized", "") and picked.source is not None:  # an already-quantized checkpoint's tensor
+    quantized_view.show(picked)
+    st.caption("Below: what the sidebar's quantizer would do to the decoded values (a re-quantization).")
 
 c = st.columns(5)
 c[0].metric("SQNR", f"{m.sqnr_db:.2f} dB")

@@ -10,6 +10,7 @@ import qviz
 from qviz.intarith import QFormat, check_matmul, requantize
 from qviz.plots.intarith import requant_figure, terms_waterfall
 from ui.glossary import glossary
+from ui.shared import by_content
 from ui.tensor_picker import require_tensor
 from ui.keys import QUERY
 
@@ -18,7 +19,7 @@ MAX_ROWS, MAX_K, N_COLS = 32, 256, 8
 UINT8 = qviz.QuantSpec(bits=8, signed=False, symmetric=False)
 
 
-@st.cache_data(show_spinner="Multiplying in integers…", max_entries=16, scope="session")
+@by_content(max_entries=16, show_spinner="Multiplying in integers…")
 def _product(key: str, _x: np.ndarray):
     """A layer's weight (up to 32 × 256) times a fixed N(0.5, 1) input (K × 8), both quantized to uint8, in int32."""
     flat = _x.ravel()

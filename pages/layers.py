@@ -15,16 +15,17 @@ import streamlit as st
 
 import qviz
 from qviz.plots import layer_bars_figure, worst_layers
+from qviz.plots.quantized import compare_figure
 from ui import activations, keys, layers, local_path, navigator
 from ui.glossary import glossary
 from ui.keys import QUERY
 from ui.nav import link, page_url
 from ui.spec_widgets import GRANULARITIES, calibrator_control, spec_controls
-from ui.tensor_picker import LOCAL, MODEL, model_select, upload_widget
+from ui.tensor_picker import LOCAL, MODEL, UPLOAD_TYPES, model_select, upload_source, upload_widget
 from ui.uploads import ServerBusy
 
 
-SHOWN = ["name", "kind", "shape", "numel", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
+SHOWN = ["name", "kind", "shape", "numel", "format", "bits_per_weight", "min", "max", "std", "kurtosis", "channel_range_ratio", "clip_min", "clip_max",
          "scale", "zero_point", "sqnr_db", "psnr_db", "mse", "rmse_over_scale", "clip_mse", "round_mse", "code_usage", "note"]
 
 spec = spec_controls(granularity=True)
@@ -66,7 +67,7 @@ try:
         df_b = df_a if navigator.has_blocks(df_a) else layers.local(path, version, spec_b, method, opts, label)  # B: bars only
         model = None
     else:
-        up = upload_widget(key="lupload", label="Checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz)")
+        up = upload_widget(key="lupload", label="Checkpoint (.safetensors, .pt/.pth/.bin state dict, .onnx, .npz, .gguf)")
         if up is None:
             st.stop()
         df_a = layers.uploaded(up.digest, up.source, spec, method, up.name, opts)
@@ -134,6 +135,39 @@ for kind in ("weight", "activation"):
     )
 if not blocky:
     st.caption("One pair of bars per layer: A (the sidebar's quantizer, blue; its worst layers red) beside B (orange). Higher is better; ∞ means the layer is exact.")
+
+# An already-quantized checkpoint (GGUF, GPTQ, …) against the original it was quantized from.
+if src in ("upload", "path") and (df_a["format"].astype(str) != "").any():
+    q_key, q_source = (up.digest, up.source) if src == "upload" else (f"{path}:{version}", local_path.source(path, version))
+    stored = df_a[df_a["format"].astype(str) != ""]
+    st.info(f"{label} stores {len(stored)} tensors already quantized ({', '.join(sorted(set(stored['format'])))}), "
+            f"{stored['bits_per_weight'].mean():.3g} bits per weight on average: see the format and bits_per_weight columns.")
+    if st.toggle("Compare with the original", False, key="lcompare", bind=QUERY,
+                 help="Upload the checkpoint it was quantized from: each tensor's shipped SQNR beside qviz's at the same bits and block size."):
+        ref_up = st.file_uploader("Original checkpoint (e.g. the Hugging Face safetensors)", type=UPLOAD_TYPES, key="lref")
+        if ref_up is None:
+            st.info("Upload the original checkpoint to compare with.")
+        else:
+            try:
+                ref_digest, ref_source = upload_source(ref_up)
+                cmp = layers.compared(q_key, q_source, ref_digest, ref_source, method)
+            except (qviz.SourceError, ValueError) as e:
+                st.error(str(e))
+            else:
+                paired = cmp[cmp["paired"]]
+                if paired.empty:
+                    st.warning(f"No tensor of {label} pairs with one of {ref_up.name} (by name, or through the GGUF name map).")
+                else:
+                    st.plotly_chart(compare_figure(cmp, title=f"{label} against {ref_up.name} · SQNR per tensor"), key="compare_chart",
+                                    width="stretch")
+                    st.caption(f"Blue: what the shipped quantization kept of the original; orange: qviz's {method} calibration with the "
+                               "same element bits and block size. clip/round split: a value is clipped when it lies beyond its block's "
+                               "outer level by more than half the outer gap.")
+                    table = cmp.drop(columns=["shape"]).copy()
+                    st.dataframe(table, hide_index=True, width="stretch", key="compare_table")
+                    unpaired = cmp[~cmp["paired"]]
+                    if len(unpaired):
+                        st.caption(f"{len(unpaired)} tensors unpaired (listed at the end of the table: only in one file, or shapes differ).")
 
 st.subheader("Per-layer table")
 f = st.columns([3, 1])

@@ -35,6 +35,7 @@ from .metrics import Metrics, error_metrics
 from . import models  # noqa: F401, E402 - registers the built-in models as sources (qviz.open_source("digits_cnn"))
 from .positions import layer_position
 from .quantized import QuantizedTensor
+from .compare import compare  # already-quantized checkpoint against its original (the qviz.compare module stays importable)
 from .samples import SAMPLES, sample, sample_names
 from .sources import Source, SourceError, TensorInfo, builtin_names, open_source
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
@@ -76,6 +77,7 @@ __all__ = [
     "SourceError",
     "TensorInfo",
     "QuantizedTensor",
+    "compare",
     "builtin_names",
     "analyze",
     "open_user_model",

@@ -60,10 +60,10 @@ COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", 
 def _blank(name: str, kind: str, shape, dtype: str, numel: int, flags=()) -> dict:
     row: dict[str, object] = dict.fromkeys(COLUMNS, math.nan)
     row.update(
-        name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note=""
+        name=name, kind=kind, shape=tuple(shape), dtype=dtype, numel=int(numel), flags=",".join(flags), granularity="", note="",
+        format="",
     )
     row["nonfinite"] = 0
-    row["format"] = ""
     row["block"], row["role"] = layer_position(name)  # where the tensor sits: block index (or None) and short role
     return row
 
@@ -118,17 +118,25 @@ def _note(row: dict, text: str) -> None:
         row["note"] = f"{row['note']}; {text}" if row["note"] else text
 
 
+def _stored_columns(row: dict, source: Source, info) -> None:
+    """``format`` and ``bits_per_weight`` of an already-quantized tensor (from the header where the reader can)."""
+    if not info.quantized:
+        return
+    row["format"] = info.quantized
+    try:
+        cheap = getattr(source, "bits_per_weight", None)
+        row["bits_per_weight"] = float(cheap(info.name)) if callable(cheap) else source.quantized(info.name).bits_per_weight
+    except (SourceError, ValueError) as e:
+        _note(row, str(e))
+
+
 def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
     """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
     from .calibrate import calibrate
 
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
-    if info.quantized:
-        try:
-            row.update(quantized_columns(source, name))
-        except SourceError as e:
-            _note(row, str(e))
+    _stored_columns(row, source, info)
     try:
         x = source.load(name)
     except SourceError as e:

@@ -1,4 +1,4 @@
-"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|app`` (or the ``qviz`` entry point).
+"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|compare|app`` (or the ``qviz`` entry point).
 
 Every command takes a path (a file, a model folder) or a built-in name, and the
 quantizer options of :class:`qviz.QuantSpec`. Bad input or arguments print one
@@ -24,6 +24,10 @@ from .calibrate.calibrator import Calibrator
 from .calibrate.registry import METHODS, all_options, options_for, takers
 from .sources import SourceError
 from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
+
+
+#: Commands without the quantizer options (compare derives qviz's spec from each quantized tensor).
+NO_SPEC_OPTIONS = ("app", "compare")
 
 
 class UsageError(Exception):
@@ -150,13 +154,13 @@ def build_parser() -> Parser:
     from . import cli_commands as c
 
     parser = Parser(prog="qviz", description="See what quantization does to a model's tensors, from the command line.",
-                    epilog="PATH is a .npy/.npz, .pt/.pth/.bin, .safetensors or .onnx file, a model folder, or a built-in "
+                    epilog="PATH is a .npy/.npz, .pt/.pth/.bin, .safetensors, .onnx or .gguf file, a model folder, or a built-in "
                            "(samples, digits_cnn, minilm). Example: qviz scan model.safetensors --granularity channel",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parent = spec_parent()
     for name, (fn, helptext, example, add) in c.COMMANDS.items():
-        p = sub.add_parser(name, parents=[] if name == "app" else [parent], help=helptext, description=helptext,
+        p = sub.add_parser(name, parents=[] if name in NO_SPEC_OPTIONS else [parent], help=helptext, description=helptext,
                            epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
         add(p)
         p.set_defaults(func=fn)
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms or app (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms, compare or app (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

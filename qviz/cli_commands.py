@@ -307,6 +307,18 @@ def app(a) -> int:
     return subprocess.run(cmd, env=env, cwd=str(Path(cmd[4]).parent), check=False).returncode
 
 
+def _compare(a) -> int:
+    from .cli_compare import compare_cmd
+
+    return compare_cmd(a)
+
+
+def _compare_args(p):
+    from .cli_compare import compare_args
+
+    compare_args(p)
+
+
 def _path(p, required: bool = True) -> None:
     p.add_argument("path", metavar="PATH", nargs=None if required else "?", help="a file, a model folder, or a built-in name")
 
@@ -386,6 +398,9 @@ COMMANDS = {
     "sensitivity": (sensitivity_cmd, "Which layer costs the task metric (your model: output cosine to fp32): one layer at a time "
                                      "and all but one, ranked.",
                     "qviz sensitivity model.onnx --data calib.npz --bits 4 --what both --json", _sensitivity_args),
+    # already-quantized checkpoints against their original (qviz/cli_compare.py)
+    "compare": (_compare, "An already-quantized checkpoint (GGUF, GPTQ, …) against its original: SQNR per tensor, and qviz's own at the same bits.",
+                "qviz compare model-Q4_K_M.gguf model.safetensors --method mse --format csv --out lost.csv", _compare_args),
     "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
                  "(a file or a model folder) when given.",
             "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),

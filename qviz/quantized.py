@@ -128,11 +128,20 @@ class QuantizedTensor:
         return np.unique((cb - np.float32(z)) * np.float32(s) - np.float32(m)).astype(np.float32)
 
     def dequantize(self) -> np.ndarray:
-        """Every value, float32, in ``shape``: ``(codebook[codes] − z)·s − m`` per block."""
-        s, z, m = self._offsets(slice(None))
-        v = np.asarray(self.codebook, np.float32)[np.asarray(self.codes)]
-        out = (v - z[:, None]) * s[:, None] - m[:, None]
-        return self.from_blocks(out.astype(np.float32, copy=False))
+        """Every value, float32, in ``shape``: ``(codebook[codes] − z)·s − m`` per block.
+
+        Computed in place in float32; a missing zero point or min is skipped (``v − 0 = v`` exactly),
+        and a codebook of consecutive integers is read as ``code + codebook[0]`` (exact), so the
+        result is bit for bit the formula's whatever the path.
+        """
+        s = np.asarray(self.scales, np.float32)
+        v = codebook_values(self.codebook, self.codes)
+        if self.zero_points is not None:
+            v -= np.asarray(self.zero_points, np.float32)[:, None]
+        v *= s[:, None]
+        if self.mins is not None:
+            v -= np.asarray(self.mins, np.float32)[:, None]
+        return self.from_blocks(v)
 
     def to_blocks(self, x: np.ndarray) -> np.ndarray:
         """A tensor-shaped array arranged like ``codes``: ``(n_blocks, block_size)`` (a view when no layout applies)."""
@@ -169,3 +178,30 @@ class QuantizedTensor:
         lo, hi = int(np.nanargmin(cb)), int(np.nanargmax(cb))  # FP8 codebooks hold NaN codes
         c = np.asarray(self.codes)
         return float(np.count_nonzero((c == lo) | (c == hi)) / c.size) if c.size else float("nan")
+
+
+def codebook_values(codebook, codes) -> np.ndarray:
+    """``codebook[codes]`` as a new float32 array (a cast, not a gather, for consecutive-integer codebooks).
+
+    >>> codebook_values(np.arange(16, dtype=np.float32) - 8, np.array([[0, 15]], np.uint8))
+    array([[-8.,  7.]], dtype=float32)
+    """
+    cb = np.asarray(codebook, np.float32)
+    c = np.asarray(codes)
+    first = float(cb[0]) if cb.size else 0.0
+    if (
+        c.dtype.kind in "ui"
+        and cb.size
+        and first.is_integer()
+        and abs(first) + cb.size < 2**24
+        and np.array_equal(cb, np.arange(cb.size, dtype=np.float32) + np.float32(first))
+    ):
+        if first == 0:
+            return c.astype(np.float32)
+        if c.dtype == np.uint8 and -128 <= first and first + cb.size <= 128:  # code + first fits int8: add in one byte
+            return (c.view(np.int8) + np.int8(first)).astype(np.float32)  # wraps mod 256, exact where the sum fits
+        v = c.astype(np.float32)
+        if first:
+            v += np.float32(first)
+        return v
+    return np.take(cb, c)

@@ -42,3 +42,19 @@ def local(path: str, version: str, spec: qviz.QuantSpec, method: str, options: t
     from ui import local_path
 
     return _run(local_path.source(path, version), spec, method, False, label, options)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def compared(digest_q: str, _quantized, digest_r: str, _reference, method: str) -> pd.DataFrame:
+    """:func:`qviz.compare` of an already-quantized checkpoint against its original (this session only)."""
+    from qviz.compare import compare
+
+    bar = st.progress(0.0, text="Comparing with the original…")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"against the original: {done}/{total} · {name}")
+
+    try:
+        return compare(_quantized, _reference, method=method, progress=progress)
+    finally:
+        bar.empty()

@@ -71,3 +71,22 @@ def shared(max_entries: int = 32):
         return wrapper
 
     return deco
+
+
+def by_content(max_entries: int = 16, show_spinner: bool | str = False):
+    """Decorator for ``fn(key, _data, …)``: the process-wide cache when ``key`` starts with :data:`SHARED_KEY`
+    (a sample, a built-in, the operator's file: the next visitor computes nothing), else a session-scoped
+    ``st.cache_data`` (an upload's results never reach another session)."""
+    import streamlit as st
+
+    def deco(fn):
+        session = st.cache_data(show_spinner=show_spinner, max_entries=max_entries, scope="session")(fn)
+        everyone = shared(max_entries=max_entries * 4)(fn)
+
+        @functools.wraps(fn)
+        def wrapper(key: str, *args, **kwargs):
+            return (everyone if key.startswith(SHARED_KEY) else session)(key, *args, **kwargs)
+
+        return wrapper
+
+    return deco

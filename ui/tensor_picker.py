@@ -32,6 +32,8 @@ class Picked:
     x: np.ndarray
     key: str  # content digest of x (SHARED_KEY + digest when every visitor sees the same tensor)
     info: object  # qviz.TensorInfo
+    source: object = None  # the qviz.Source it came from (its quantized(name) for already-quantized tensors)
+    name: str = ""  # the tensor's name in that source
 
 
 @shared(max_entries=4)
@@ -119,7 +121,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = local_path.tensor(path, version, tensor)
-            return Picked(f"{source.label} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor))
+            return Picked(f"{source.label} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor), source, tensor)
         if kind == SAMPLE:
             name = st.selectbox("Distribution", qviz.sample_names(), key=keys.SAMPLE, bind=QUERY, format_func=lambda n: qviz.SAMPLES[n].title)
             source = _builtin("samples")
@@ -132,7 +134,7 @@ def pick_tensor(default_source: str = SAMPLE) -> Picked | None:
             if tensor is None:
                 return None
             x = _builtin_tensor(model, tensor)
-            return Picked(f"{model} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor))
+            return Picked(f"{model} · {tensor}", x, SHARED_KEY + _digest_of(x), source.info(tensor), source, tensor)
         return _pick_upload()
     except qviz.SourceError as e:
         st.error(str(e))
@@ -149,7 +151,7 @@ def upload_widget(key: str = "upload", label: str = "Checkpoint or tensor file")
     """The uploader and this session's files (kept across pages until removed); the chosen file, or None."""
     store = uploads.session()
     up = st.file_uploader(label, type=UPLOAD_TYPES, key=key,
-                          help=".npy/.npz, PyTorch state dicts, safetensors or ONNX; nothing is unpickled.")
+                          help=".npy/.npz, PyTorch state dicts, safetensors, ONNX or GGUF; nothing is unpickled.")
     new = None
     if up is not None and up.file_id not in store.seen:  # each upload is read once: not re-hashed on every rerun,
         new = store.add(up.getvalue(), up.name)          # and not brought back after "Remove"
@@ -179,7 +181,7 @@ def _pick_upload() -> Picked | None:
     if tensor is None:
         return None
     x = uploads.session().tensor(chosen, tensor)
-    return Picked(f"{chosen.name} · {tensor}", x, f"{chosen.digest}:{tensor}", chosen.source.info(tensor))
+    return Picked(f"{chosen.name} · {tensor}", x, f"{chosen.digest}:{tensor}", chosen.source.info(tensor), chosen.source, tensor)
 
 
 def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:

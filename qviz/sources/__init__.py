@@ -2,7 +2,7 @@
 
 Readers (one small module each): ``.npy``/``.npz`` (:mod:`.npy`), PyTorch and
 TorchScript (:mod:`.torch_pt`), ``.safetensors`` files and shard folders
-(:mod:`.safetensors_src`), ONNX (:mod:`.onnx_src`), model folders
+(:mod:`.safetensors_src`), ONNX (:mod:`.onnx_src`), GGUF (:mod:`.gguf_src`), model folders
 (:mod:`.folder`), and built-ins by name (:mod:`.builtin`). Every failure is a one-line :class:`SourceError`.
 
 Example
@@ -32,6 +32,7 @@ EXTENSIONS = {
     ".json": "safetensors",
     ".jit": "torch",
     ".onnx": "onnx",
+    ".gguf": "gguf",
 }
 #: the extensions a single uploaded file may have (the app's uploaders offer these): every one a reader takes,
 #: except a shard index (.json), which needs its folder
@@ -41,6 +42,8 @@ _SUPPORTED = f"{', '.join(UPLOADS)}, a model folder, or a built-in"
 
 def _sniff(head: bytes) -> str | None:
     """The format the first bytes say, whatever the extension."""
+    if head.startswith(b"GGUF"):
+        return "gguf"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK\x03\x04"):
@@ -59,6 +62,8 @@ def _reader(kind: str):
         from .npy import NpySource as cls
     elif kind == "torch":
         from .torch_pt import TorchSource as cls
+    elif kind == "gguf":
+        from .gguf_src import GGUFSource as cls
     elif kind == "safetensors":
         from .safetensors_src import SafetensorsSource as cls
     else:
@@ -144,7 +149,7 @@ def open_source(
             raise fail(label, f"has an extension ({ext or 'none'}) qviz does not read", f"use {_SUPPORTED}")
         kind = sniffed
     elif sniffed is not None and sniffed != kind:
-        what = {"npy": "a NumPy file", "torch": "a PyTorch file", "safetensors": "a safetensors file", "onnx": "an ONNX file"}
+        what = {"gguf": "a GGUF file", "npy": "a NumPy file", "torch": "a PyTorch file", "safetensors": "a safetensors file", "onnx": "an ONNX file"}
         raise fail(
             label, f"is named {ext} but its content is {what[sniffed]}", f"rename it to the right extension ({_SUPPORTED})"
         )
