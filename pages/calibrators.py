@@ -35,6 +35,11 @@ try:
 except ValueError as e:
     st.error(str(e))
     st.stop()
+skipped = results.attrs.get("skipped", {})
+if skipped:
+    st.info(f"Skipped {', '.join(title_of(n) for n in skipped)}: {next(iter(skipped.values()))} for {picked.x.shape} under "
+            f"{spec.describe()} (memory cap). The other calibrators are below; per-tensor or per-group runs them all.")
+names = [n for n in names if n not in skipped]
 
 table = pd.DataFrame({"calibrator": results["calibrator"].map(title_of), "clip_min": results["clip_min"],
                       "clip_max": results["clip_max"], "SQNR (dB)": results["sqnr_db"], "MSE": results["mse"],

@@ -13,7 +13,7 @@ from ui.glossary import glossary
 from ui.spec_widgets import calibrator_control, spec_controls
 from ui.tensor_picker import require_tensor
 from ui.keys import QUERY
-
+from ui.dependent import follow
 
 
 spec = spec_controls(granularity=True)
@@ -21,6 +21,8 @@ method, options = calibrator_control()
 st.title("Tensor inspector")
 st.caption("Load a tensor (a sample, a built-in model's weight or your own file) and see its ranges and its quantization error.")
 picked = require_tensor(spec is not None)
+# the block follows its tensor and granularity: a new tensor opens on its own widest block
+follow("block", (picked.key, repr(spec.granularity)))
 try:
     view = compute.inspect(picked.key, picked.x, spec, method, tuple(sorted(options.items())), st.session_state.get("block"))
 except ValueError as e:  # e.g. a group size that does not divide the axis
@@ -59,9 +61,18 @@ st.subheader("Histogram")
 cols = st.columns([1, 1, 2])
 log_y = cols[0].toggle("Log count axis", False, key="log", bind=QUERY)
 if n_blocks > 1:
-    cols[1].number_input(f"Levels of block (0–{n_blocks - 1})", 0, n_blocks - 1, view["block"], key="block",
+    cols[1].number_input(f"Levels of block (0–{n_blocks - 1})", 0, n_blocks - 1, view["block"], key="block", bind=QUERY,
                          help="Per-channel/per-group: whose grid to draw. Defaults to the widest block.")
 b = view["block"]
+
+
+def clip_note(clip_mse: float, n: int) -> str:
+    """What the clamp lines do for this tensor: say "clipped" only when something is."""
+    if clip_mse > 0:
+        return "Values beyond them are clipped" + (" (each block against its own lines)." if n > 1 else ".")
+    return "No value of this tensor is clipped: every block's values lie within its lines." if n > 1 else "No value lies beyond them: nothing is clipped."
+
+
 st.plotly_chart(
     histogram_figure(view["hist"], cal.qparams, block=b, data_range=(s["min"], s["max"]), log_y=log_y,
                      title=f"{picked.label} · {spec.describe()} · {method}"),
@@ -69,7 +80,7 @@ st.plotly_chart(
 )
 st.caption(
     "Bars: all values of the tensor. Grey lines: the output levels" + (f" of block {b}" if n_blocks > 1 else "")
-    + "; red dashes: where the clamp starts, half a step beyond the end levels. Values beyond them are clipped."
+    + "; red dashes: where the clamp starts, half a step beyond the end levels. " + clip_note(m.clip_mse, n_blocks)
 )
 
 left, right = st.columns(2)

@@ -33,21 +33,24 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import threading
 
 import numpy as np
 import pandas as pd
 
 from . import blocks
 from .affine import fake_quantize
+from .fused import Unsupported
 from .metrics import Metrics, error_metrics
 from .positions import layer_position
 from .sources import Source, SourceError, builtin_names, open_source
 from .spec import PerChannel, PerTensor, QuantSpec
 from .stats import tensor_stats
-from .streaming import CHUNK, quantize_chunked, range_summary, stream_stats
+from .streaming import CHUNK, fused_applies, quantize_chunked, range_summary, scan_tensor, stream_stats
 
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
@@ -130,37 +133,90 @@ def _stored_columns(row: dict, source: Source, info) -> None:
         _note(row, str(e))
 
 
-def weight_row(source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK) -> dict:
-    """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``)."""
-    from .calibrate import calibrate
-
+def _start_row(source: Source, name: str):
+    """``(info, row)``: the blank row of one weight tensor with what its header says (stored format included)."""
     info = source.info(name)
     row = _blank(name, "weight", info.shape, info.dtype, info.numel, info.flags)
     _stored_columns(row, source, info)
+    return info, row
+
+
+def weight_row(
+    source: Source, name: str, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK, *, pool=None
+) -> dict:
+    """The analysis row of one weight tensor (never raises for a bad tensor: see ``note``).
+
+    The tensor is read once from the source, then twice by the fused kernels
+    (:func:`qviz.streaming.scan_tensor`); its row ranges run on ``pool`` (a
+    ``concurrent.futures`` executor) when one is given, with the same result.
+    """
+    info, row = _start_row(source, name)
     try:
         x = source.load(name)
     except SourceError as e:
         _note(row, str(e))
         return row
+    return tensor_row(row, x, info, spec, method, options, chunk_numel, pool)
+
+
+def tensor_row(row: dict, x: np.ndarray, info, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK,
+               pool=None) -> dict:
+    """Fill ``row`` (from :func:`_blank`) with the statistics, range and metrics of the loaded tensor ``x``."""
     tspec, note = weight_spec(spec, x.shape)
     axis = spec.granularity.axis if isinstance(spec.granularity, PerChannel) and x.ndim else 0
-    big = x.size > chunk_numel and x.ndim >= 1
-    stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
-    row.update({k: stats[k] for k in STAT_COLUMNS})
     if x.size == 0:
+        row.update({k: v for k, v in tensor_stats(x, axis=axis).items() if k in STAT_COLUMNS})
         _note(row, "empty tensor: nothing to quantize")
         return row
-    if "integer" in info.flags or "bool" in info.flags:
+    integer = "integer" in info.flags or "bool" in info.flags
+    if not fused_applies(x.shape, tspec):
+        return _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel)
+    try:
+        stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=not integer)
+        error = None
+    except Unsupported:
+        return _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel)
+    except ValueError as e:
+        stats, quant, metrics = scan_tensor(x, tspec, method, options, axis, chunk_numel, pool, quantize=False)
+        error = e
+    row.update({k: stats[k] for k in STAT_COLUMNS})
+    if integer:
         _note(row, f"{info.dtype} tensor (indices, counters or masks): statistics only, not quantized")
         return row
-    if stats["nonfinite"] == x.size:
+    if _flag_nonfinite(row, stats, x.size, note):
+        return row
+    if error is not None:
+        _note(row, f"not quantized: {error}")
+    else:
+        row.update(quant, **metrics)
+    return row
+
+
+def _flag_nonfinite(row: dict, stats: dict, size: int, note: str) -> bool:
+    """Flag and note NaN/Inf; True when nothing is left to quantize."""
+    if stats["nonfinite"] == size:
         row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
         _note(row, "no finite values: nothing to quantize")
-        return row
+        return True
     _note(row, note)
     if stats["nonfinite"]:
         row["flags"] = ",".join(f for f in (row["flags"], "nonfinite") if f)
         _note(row, f"{stats['nonfinite']:,} NaN/Inf values left out of calibration and metrics")
+    return False
+
+
+def _numpy_row(row, x, info, tspec, note, axis, method, options, chunk_numel) -> dict:
+    """The numpy path (stochastic rounding, code sets too large for the fused masks)."""
+    from .calibrate import calibrate
+
+    big = x.size > chunk_numel and x.ndim >= 1
+    stats = stream_stats(x, tspec, chunk_numel, axis) if big else tensor_stats(x, axis=axis)
+    row.update({k: stats[k] for k in STAT_COLUMNS})
+    if "integer" in info.flags or "bool" in info.flags:
+        _note(row, f"{info.dtype} tensor (indices, counters or masks): statistics only, not quantized")
+        return row
+    if _flag_nonfinite(row, stats, x.size, note):
+        return row
     try:
         if big:
             quant, metrics = quantize_chunked(x, tspec, method, options, chunk_numel)
@@ -187,6 +243,82 @@ def activation_row(act) -> dict:
     if act.sample.size < act.numel:
         _note(row, f"error metrics on the first {act.sample.size:,} of {act.numel:,} values; range calibrated on all")
     return row
+
+
+#: values of the tensors being analysed at once (a larger tensor runs alone), so peak memory stays bounded
+IN_FLIGHT_VALUES = 1 << 26
+
+
+class _Budget:
+    """A counting semaphore over values: ``hold(n)`` waits until ``min(n, limit)`` values are free."""
+
+    def __init__(self, limit: int):
+        self.limit, self.free = limit, limit
+        self.cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, n: int):
+        n = max(1, min(int(n), self.limit))
+        with self.cond:
+            self.cond.wait_for(lambda: self.free >= n)
+            self.free -= n
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.free += n
+                self.cond.notify_all()
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def weight_rows(src: Source, names: list, spec: QuantSpec, method: str, options: dict, chunk_numel: int = CHUNK,
+                workers: int = 1, progress=None) -> list[dict]:
+    """:func:`weight_row` of every name, on ``workers`` threads, rows in ``names`` order.
+
+    Up to ``workers`` tensors are read and analysed at once while their values fit
+    :data:`IN_FLIGHT_VALUES` (a larger tensor runs alone); reads go one at a time, and
+    each tensor's row ranges share one pool of ``workers`` threads (the kernels release
+    the GIL). ``progress(done, name, numel)`` after each tensor, in completion order.
+    """
+    if workers <= 1:
+        rows = []
+        for name in names:
+            rows.append(weight_row(src, name, spec, method, options, chunk_numel))
+            if progress:
+                progress(len(rows), name, src.info(name).numel)
+        return rows
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    budget, read_lock = _Budget(IN_FLIGHT_VALUES), threading.Lock()
+
+    def job(name, pool):
+        info = src.info(name)
+        with budget.hold(info.numel):
+            info, row = _start_row(src, name)
+            try:
+                with read_lock:  # one read at a time: sources need not be thread-safe, and reads overlap compute
+                    x = src.load(name)
+            except SourceError as e:
+                _note(row, str(e))
+                return row
+            return tensor_row(row, x, info, spec, method, options, chunk_numel, pool)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="qviz-rows") as pool, ThreadPoolExecutor(
+        workers, thread_name_prefix="qviz-tensors"
+    ) as drivers:
+        futures = {drivers.submit(job, name, pool): name for name in names}
+        for k, f in enumerate(as_completed(futures)):
+            if progress:
+                name = futures[f]
+                progress(k + 1, name, src.info(name).numel)
+        return [f.result() for f in futures]
 
 
 def _user_model(source, activations, data):
@@ -218,6 +350,8 @@ def analyze(
     progress=None,
     sample_numel: int | None = None,
     chunk_numel: int = CHUNK,
+    workers: int | None = None,
+    cache: bool = False,
     **options,
 ) -> pd.DataFrame:
     """One row per weight tensor (and per activation for built-in models): statistics, range, error.
@@ -240,12 +374,22 @@ def analyze(
     samples, batch_size : int
         Calibration samples used (default all, 8 synthetic) and samples per forward pass.
     progress : callable, optional
-        ``progress(done, total, name)`` after each tensor (activations count as one step).
+        ``progress(done, total, name)`` after each tensor (activations count as one step); a callback
+        with a ``values`` parameter also gets ``values=(values_done, values_total)`` (for a rate and an
+        ETA: :class:`qviz.progress.ScanMeter`).
     sample_numel : int, optional
         Values per activation kept for its error metrics (default 2**18).
     chunk_numel : int
-        Tensors with more values are analysed in row chunks of about this many
-        values (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+        Tensors are analysed in row ranges of at most this many values (and at most
+        ``qviz.fused.TASK_NUMEL``); histogram calibrators stream tensors over it in row chunks
+        (:mod:`qviz.streaming`): same results, memory bounded by the chunk.
+    workers : int, optional
+        Threads (default: every core). Tensors, and row ranges of each tensor, run in parallel
+        with a bounded number in flight; the DataFrame is the same for any ``workers``.
+    cache : bool
+        Reuse (and store) the result on disk for a checkpoint path (:mod:`qviz.scan_cache`,
+        ``$XDG_CACHE_HOME/qviz``); keyed by each file's path, size, mtime and header digest and by
+        every setting. Ignored for uploads (bytes), open sources and built-ins.
     **options
         Passed to the calibration method.
 
@@ -257,22 +401,48 @@ def analyze(
         (``nonfinite`` once) and ``note``.
     """
     from .calibrate import calibrate
+    from .progress import wants_values
 
     if not isinstance(spec, QuantSpec):
         raise ValueError(f"spec must be a qviz.QuantSpec, got {type(spec).__name__}")
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive number of threads (or None for every core), got {workers!r}")
     calibrate(np.linspace(-1, 1, 64, dtype=np.float32), dataclasses.replace(spec, granularity=PerTensor()), method, **options)
     if data is not None:
         activations = True
     user = _user_model(source, activations, data)
+    key = None
+    if cache and data is None and isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+        from . import scan_cache
+
+        settings = dict(spec=spec, method=method, options=options, activations=activations, sample_numel=sample_numel,
+                        chunk_numel=chunk_numel)
+        key = scan_cache.scan_key(source, settings)
+        hit = scan_cache.load(key)
+        if hit is not None and list(hit.columns) == COLUMNS:
+            if progress:
+                n, v = len(hit), int(hit["numel"].sum())
+                progress(n, n, "from the cache", **({"values": (v, v)} if wants_values(progress) else {}))
+            return hit
     src = source if isinstance(source, Source) else open_source(source)
     names = src.names()
     capture = user is not None or (activations is not False and callable(getattr(src, "capture", None)))
     total = len(names) + (1 if capture else 0)
-    rows = []
-    for i, name in enumerate(names):
-        rows.append(weight_row(src, name, spec, method, options, chunk_numel))
-        if progress:
-            progress(i + 1, total, name)
+    values_total = sum(src.info(n).numel for n in names)
+    rich = bool(progress) and wants_values(progress)
+    done_values = 0
+
+    def tick(done, name, numel):
+        nonlocal done_values
+        done_values += numel
+        if rich:
+            progress(done, total, name, values=(done_values, values_total))
+        else:
+            progress(done, total, name)
+
+    rows = weight_rows(src, names, spec, method, options, chunk_numel, workers, tick if progress else None)
     if capture:
         step = (lambda d, t, msg: progress(len(names), total, f"activations: {msg}")) if progress else None
         kw = {} if sample_numel is None else {"sample_numel": sample_numel}
@@ -287,4 +457,7 @@ def analyze(
             rows.append(row)
         if progress:
             progress(total, total, "activations")
-    return frame(rows)
+    df = frame(rows)
+    if key is not None:
+        scan_cache.store(key, df)
+    return df

@@ -1,4 +1,4 @@
-"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|compare|app`` (or the ``qviz`` entry point).
+"""The command line: ``python -m qviz scan|calibrate|report|export|sensitivity|compare|app|cache`` (or the ``qviz`` entry point).
 
 Every command takes a path (a file, a model folder) or a built-in name, and the
 quantizer options of :class:`qviz.QuantSpec`. Bad input or arguments print one
@@ -27,7 +27,7 @@ from .spec import PerChannel, PerGroup, PerTensor, QuantSpec
 
 
 #: Commands without the quantizer options (compare derives qviz's spec from each quantized tensor).
-NO_SPEC_OPTIONS = ("app", "compare")
+NO_SPEC_OPTIONS = ("app", "compare", "cache")
 
 
 class UsageError(Exception):
@@ -106,13 +106,18 @@ class Progress:
     """``\\r``-updated progress line on stderr, only when stderr is a terminal or ``--progress`` is given."""
 
     def __init__(self, enabled: bool):
-        self.enabled, self.width = enabled, 0
+        from .progress import ScanMeter
 
-    def __call__(self, done: int, total: int, name: str) -> None:
+        self.enabled, self.width, self.meter = enabled, 0, ScanMeter()
+
+    def __call__(self, done: int, total: int, name: str, values: tuple[int, int] | None = None) -> None:
         if not self.enabled:
             return
         n = 24 * done // max(total, 1)
-        line = f"\r[{'#' * n}{'.' * (24 - n)}] {done}/{total} {name}"[:100]
+        if values is not None:  # tensors, values, values/s and the ETA (qviz.progress.ScanMeter)
+            line = f"\r[{'#' * n}{'.' * (24 - n)}] {self.meter.line(done, total, values)} {name}"[:140]
+        else:
+            line = f"\r[{'#' * n}{'.' * (24 - n)}] {done}/{total} {name}"[:100]
         sys.stderr.write(line.ljust(self.width))
         self.width = len(line)
         sys.stderr.flush()
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         if not getattr(args, "command", None):
-            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms, compare or app (qviz --help)")
+            raise UsageError("give a command: scan, calibrate, report, export, sensitivity, transforms, compare, app or cache (qviz --help)")
         return int(args.func(args) or 0)
     except (UsageError, SourceError, ValueError, FileNotFoundError, OSError) as e:
         if os.environ.get("QVIZ_DEBUG"):

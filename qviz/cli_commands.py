@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -62,8 +63,10 @@ def scan(a) -> int:
     src = open_path(a.path)
     bar = progress_for(a)
     act, run_kw = _activation_args(a)
+    target = a.path if act or os.path.exists(a.path) else src  # a path on disk can use the scan cache
     try:
-        df = analyze(a.path if act else src, spec, method, activations=act, progress=bar, **run_kw, **options)
+        df = analyze(target, spec, method, activations=act, progress=bar, workers=a.workers, cache=not a.no_cache,
+                     **run_kw, **options)
     finally:
         bar.close()
     _check_readable(df, src.label)
@@ -333,6 +336,9 @@ def _scan_args(p):
     p.add_argument("--activations", action="store_true",
                    help="also run your .onnx file or model folder and calibrate every MatMul/Gemm/Conv (Linear/Conv) input "
                         "(built-in text for models with a tokenizer, else synthetic inputs)")
+    p.add_argument("--workers", type=_positive, metavar="N", help="threads (default: every core)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="analyse again even when the same file and settings were scanned before ($XDG_CACHE_HOME/qviz)")
 
 
 def _data_args(p):
@@ -342,6 +348,31 @@ def _data_args(p):
     p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default 8)")
     p.add_argument("--mean", type=float, nargs="+", metavar="M", help="images: per-channel mean subtracted after scaling to [0, 1] (default 0)")
     p.add_argument("--std", type=float, nargs="+", metavar="S", help="images: per-channel std divided by (default 1)")
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of threads, got {text!r}")
+    return n
+
+
+def cache_cmd(a) -> int:
+    from . import scan_cache
+
+    if a.action == "clear":
+        n, size = scan_cache.clear()
+        print(f"removed {n} cached scan{'s' if n != 1 else ''} ({size / 1e6:.1f} MB) from {scan_cache.cache_dir()}")
+    else:
+        print(scan_cache.cache_dir())
+    return 0
+
+
+def _cache_args(p):
+    p.add_argument("action", choices=["clear", "dir"], help="clear: delete every cached scan; dir: print where they are")
 
 
 def _calibrate_args(p):
@@ -401,6 +432,8 @@ COMMANDS = {
     # already-quantized checkpoints against their original (qviz/cli_compare.py)
     "compare": (_compare, "An already-quantized checkpoint (GGUF, GPTQ, …) against its original: SQNR per tensor, and qviz's own at the same bits.",
                 "qviz compare model-Q4_K_M.gguf model.safetensors --method mse --format csv --out lost.csv", _compare_args),
+    "cache": (cache_cmd, "The scan cache ($XDG_CACHE_HOME/qviz, default ~/.cache/qviz): clear it, or print where it is.",
+              "qviz cache clear", _cache_args),
     "app": (app, "Launch the dashboard for local use: a 'Local path' source on every page, opened on PATH "
                  "(a file or a model folder) when given.",
             "qviz app ~/models/Llama-3.2-1B --port 8502", _app_args),

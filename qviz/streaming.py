@@ -159,3 +159,120 @@ def quantize_chunked(x: np.ndarray, spec: QuantSpec, method: str, options: dict,
         part = error_sums(c, fake_quantize(c, qp), qp)
         total = part if total is None else total.merge(part, same_blocks=span)
     return quant, total.metrics().as_dict()
+
+
+# --- The fused scan (qviz.fused): two reads of the tensor, row ranges on a thread pool -------------------------
+
+
+def fused_applies(shape: tuple, spec: QuantSpec) -> bool:
+    """Whether :func:`scan_tensor` handles this tensor and spec (nearest rounding, code masks that fit)."""
+    from . import fused
+
+    if spec.rounding != "nearest" or len(shape) == 0 and not isinstance(spec.granularity, PerTensor):
+        return False
+    return fused.mask_fits(blocks.n_blocks(shape, spec.granularity), spec)
+
+
+def summary_of(spec: QuantSpec, lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> dict:
+    """:func:`range_summary` from per-block arrays."""
+    return dict(
+        granularity=spec.granularity.describe(),
+        n_blocks=int(np.ravel(scale).size),
+        clip_min=float(np.min(lo)),
+        clip_max=float(np.max(hi)),
+        scale=float(np.median(np.ravel(scale))),
+        zero_point=int(round(float(np.median(np.ravel(zero_point))))),
+    )
+
+
+def fused_calibration(x: np.ndarray, spec: QuantSpec, method: str, options: dict, r, chunk_numel: int, pool=None):
+    """``(QParams with flat per-block arrays, summary)``: minmax from pass 1, other methods as today."""
+    from . import fused
+    from .affine import QParams, choose_qparams
+
+    if method == "minmax":
+        lo, hi = fused.minmax_clip(r, spec)
+        qp = choose_qparams(lo, hi, spec)
+        return qp, summary_of(spec, lo, hi, qp.scale, qp.zero_point)
+    if x.size > chunk_numel and x.ndim >= 1:
+        from .calibrate import calibrate
+
+        if spans_chunks(spec, x.ndim):
+            qps, summary = _calibrate_all(x, spec, method, options, chunk_numel)
+        else:  # each chunk has its own blocks: calibrate them on the pool, in order
+            cals = _map(pool, lambda c: calibrate(c, spec, method, **options), list(chunks(x, spec, chunk_numel)))
+            qps, summary = [c.qparams for c in cals], range_summary(cals)
+        scale = np.concatenate([np.ravel(q.scale) for q in qps])
+        zp = np.concatenate([np.ravel(q.zero_point) for q in qps])
+        return QParams(scale, zp, spec), summary
+    from .calibrate import calibrate
+
+    cal = calibrate(x, spec, method, **options)
+    return cal.qparams, range_summary([cal])
+
+
+def _map(pool, fn, items):
+    return [fn(i) for i in items] if pool is None or len(items) < 2 else list(pool.map(fn, items))
+
+
+def scan_tensor(x: np.ndarray, spec: QuantSpec, method: str, options: dict, axis: int, chunk_numel: int = CHUNK, pool=None,
+                quantize: bool = True) -> tuple[dict, dict, dict]:
+    """``(stats, quant, metrics)`` of one float32 tensor through the fused kernels (:mod:`qviz.fused`).
+
+    ``stats`` as :func:`qviz.stats.tensor_stats` (channels on ``axis``), ``quant`` the range summary,
+    ``metrics`` every field of :func:`qviz.error_metrics` on ``fake_quantize(x, qparams)``. Row ranges of
+    ``min(chunk_numel, fused.TASK_NUMEL)`` values run on ``pool`` (a ``concurrent.futures`` executor) and
+    merge in a fixed order, so the result does not depend on the pool. With ``quantize=False`` (or when
+    the tensor has no finite value) only ``stats`` is filled.
+    """
+    from . import fused
+
+    task = max(1, min(chunk_numel, fused.TASK_NUMEL))
+    lay = fused.layout(x.shape, spec.granularity, axis)
+    r = fused.ranges(x, lay, pool, task)
+    fin = np.isfinite(r.block_lo)
+    stats = dict(
+        min=float(r.block_lo[fin].min()) if fin.any() else math.nan,
+        max=float(r.block_hi[fin].max()) if fin.any() else math.nan,
+        nonfinite=int(r.nonfinite),
+        channel_range_ratio=fused.channel_range_ratio(r, x.shape, axis),
+        mean=math.nan, std=math.nan, kurtosis=math.nan,
+    )
+    if not r.n:
+        return stats, {}, {}
+    if not quantize:
+        m = Moments()
+        for c in chunks(x, spec, chunk_numel) if x.ndim else [x]:
+            fc = np.isfinite(c)
+            m.add(c if fc.all() else c[fc])
+        stats.update(m.result())
+        return stats, {}, {}
+    qp, quant = fused_calibration(x, spec, method, options, r, chunk_numel, pool)
+    e = fused.errors(x, lay, qp, r, pool, task)
+    stats.update(e.moments(r.mean))
+    metrics = e.metrics().as_dict()
+    metrics.pop("nonfinite")
+    return stats, quant, metrics
+
+
+def rows_error_sums(x: np.ndarray, qparams, rows: tuple[int, int]):
+    """Mergeable :class:`qviz.metrics.ErrorSums` of rows ``[a, b)`` (along axis 0) of ``x`` under ``qparams``.
+
+    ``qparams`` are for exactly those rows (per-tensor parameters, or the blocks of those
+    rows). Parts merge with ``ErrorSums.merge(other, same_blocks=spans_chunks(spec, x.ndim))``
+    into the whole tensor's sums — for running row ranges as separate tasks (Dask).
+
+    >>> import numpy as np, qviz
+    >>> x = np.random.default_rng(1).normal(size=(40, 8)).astype(np.float32)
+    >>> qp = qviz.choose_qparams(x.min(), x.max(), qviz.QuantSpec())
+    >>> a, b = rows_error_sums(x, qp, (0, 25)), rows_error_sums(x, qp, (25, 40))
+    >>> ref = qviz.error_metrics(x, qviz.fake_quantize(x, qp), qp)
+    >>> abs(a.merge(b, same_blocks=True).metrics().sqnr_db - ref.sqnr_db) < 1e-9
+    True
+    """
+    from . import fused
+
+    part = np.ascontiguousarray(x[rows[0] : rows[1]], dtype=np.float32)
+    lay = fused.layout(part.shape, qparams.spec.granularity, 0)
+    r = fused.ranges(part, lay)
+    return fused.errors(part, lay, qparams, r).error_sums()

@@ -22,6 +22,12 @@ for _p in (ROOT, HERE):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+# The scan cache (qviz.scan_cache, used by `qviz scan` and the app) never writes to the real
+# ~/.cache during tests: every test process, and the subprocesses it starts, use a fresh folder.
+import tempfile  # noqa: E402
+
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="qviz-test-cache-")
+
 try:
     from hypothesis import HealthCheck, settings
 

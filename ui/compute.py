@@ -9,10 +9,12 @@ user's upload is never served to another, and each session keeps a bounded numbe
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import qviz
 from qviz.analyze import weight_spec
+from qviz.calibrate.registry import METHODS, compared
 from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import display_range
@@ -34,6 +36,11 @@ def effective_spec(spec: qviz.QuantSpec, shape: tuple) -> tuple[qviz.QuantSpec, 
     if isinstance(spec.granularity, qviz.PerChannel) and len(shape) < 2:
         return weight_spec(spec, shape)
     return spec, ""
+
+
+def options_of(name: str) -> set:
+    """The option names calibrator ``name`` takes."""
+    return {o.name for o in METHODS[name].all_options}
 
 
 SHARED = SHARED_KEY  # key prefix of tensors that are the same for every visitor
@@ -83,9 +90,40 @@ def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, option
     return out
 
 
+TOO_LARGE = "too large a histogram"  # what qviz.calibrate says when a histogram calibrator would exceed its memory cap
+
+
 def _compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None):
+    """The calibrators' table; one whose histogram is over the memory cap (tens of thousands of blocks) is skipped.
+
+    The skipped calibrators and why are in ``results.attrs["skipped"]`` (``{name: reason}``), so the page
+    shows the rest with a note instead of an error.
+    """
     spec, _ = effective_spec(spec, _x.shape)
-    return qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **dict(options))
+    opts = dict(options)
+    try:
+        results = qviz.compare_calibrators(_x, spec, None if methods is None else list(methods), **opts)
+        results.attrs["skipped"] = {}
+        return results
+    except ValueError as e:
+        if TOO_LARGE not in str(e):
+            raise
+    rows, skipped, block = [], {}, None
+    for name in compared(None if methods is None else list(methods)):
+        try:
+            row = qviz.compare_calibrators(_x, spec, [name], block=block, **{k: v for k, v in opts.items() if k in options_of(name)})
+        except ValueError as e:
+            if TOO_LARGE not in str(e):
+                raise
+            skipped[name] = str(e).split(";")[0]
+            continue
+        block = row["calibration"][0].curve_block if block is None else block
+        rows.append(row)
+    if not rows:
+        raise ValueError("every calibrator needs too large a histogram for this many blocks: choose per-tensor or per-group")
+    results = pd.concat(rows, ignore_index=True)
+    results.attrs["skipped"] = skipped
+    return results
 
 
 _inspect_session = st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")(_inspect)

@@ -6,17 +6,20 @@ import pandas as pd
 import streamlit as st
 
 import qviz
+from qviz.progress import ScanMeter
 from ui.shared import shared
 
 
 def _run(source, spec: qviz.QuantSpec, method: str, activations: bool, label: str, options: tuple = ()) -> pd.DataFrame:
     bar = st.progress(0.0, text=f"Scanning {label}…")
+    meter = ScanMeter()
 
-    def progress(done: int, total: int, name: str) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total} · {name}")
+    def progress(done: int, total: int, name: str, values: tuple[int, int] | None = None) -> None:
+        # tensors, values/s and the ETA (qviz.progress.ScanMeter)
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {meter.line(done, total, values)} · {name}")
 
-    try:
-        return qviz.analyze(source, spec, method, activations=activations, progress=progress, **dict(options))
+    try:  # every core; a checkpoint path is cached on disk (qviz.scan_cache), built-ins and uploads are not
+        return qviz.analyze(source, spec, method, activations=activations, progress=progress, cache=True, **dict(options))
     finally:
         bar.empty()
 

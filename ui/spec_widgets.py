@@ -10,6 +10,27 @@ from ui import keys
 from ui.keys import QUERY
 GRANULARITIES = {"tensor": "per-tensor", "channel": "per-channel", "group": "per-group"}
 GROUP_SIZES = [8, 16, 32, 64, 128, 256]
+PICKED_SHAPE = "_picked_shape"  # session_state: the shape of the tensor the page picked last (ui.tensor_picker)
+MAX_GROUP_CHOICES = 48
+
+
+def group_sizes(shape: tuple | None, axis: int) -> list[int]:
+    """The group sizes to offer for a tensor of ``shape`` grouped along ``axis``: never a dead end.
+
+    The usual sizes (8 … 256) that divide the axis; when none does, every divisor of the axis length
+    (at least 2 when there is one) up to :data:`MAX_GROUP_CHOICES` of them. Unknown shape: the usual sizes.
+
+    >>> group_sizes((4, 3), -1), group_sizes((4, 384), 1)[:3], group_sizes(None, 0)[0]
+    ([3], [8, 16, 32], 8)
+    """
+    if not shape or not -len(shape) <= axis < len(shape):
+        return list(GROUP_SIZES)
+    n = int(shape[axis])
+    usual = [g for g in GROUP_SIZES if n % g == 0]
+    if usual:
+        return usual
+    divisors = [d for d in range(2, n + 1) if n % d == 0] or [1]
+    return divisors[:MAX_GROUP_CHOICES]
 
 
 def _granularity(sb) -> qviz.PerTensor | qviz.PerChannel | qviz.PerGroup:
@@ -18,8 +39,15 @@ def _granularity(sb) -> qviz.PerTensor | qviz.PerChannel | qviz.PerGroup:
     if g == "channel":
         return qviz.PerChannel(axis=int(sb.number_input("Channel axis", -4, 3, 0, key=keys.AXIS, bind=QUERY)))
     if g == "group":
-        size = sb.selectbox("Group size", GROUP_SIZES, index=GROUP_SIZES.index(32), key=keys.GROUP, bind=QUERY)
-        return qviz.PerGroup(group_size=int(size), axis=int(sb.number_input("Group axis", -4, 3, -1, key=keys.GROUP_AXIS, bind=QUERY)))
+        axis = int(sb.number_input("Group axis", -4, 3, -1, key=keys.GROUP_AXIS, bind=QUERY))
+        shape = st.session_state.get(PICKED_SHAPE)
+        sizes = group_sizes(shape, axis)
+        if st.session_state.get(keys.GROUP) is not None and st.session_state.get(keys.GROUP) not in sizes:
+            st.session_state.pop(keys.GROUP)  # a size that does not divide this tensor's axis: offer one that does
+        default = min(sizes, key=lambda g: abs(g - 32))
+        size = sb.selectbox("Group size", sizes, index=sizes.index(default), key=keys.GROUP, bind=QUERY,
+                            help=None if sizes[0] in GROUP_SIZES else f"Divisors of axis {axis}'s length {shape[axis]}: no usual size (8–256) divides it.")
+        return qviz.PerGroup(group_size=int(size), axis=axis)
     return qviz.PerTensor()
 
 

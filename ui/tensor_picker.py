@@ -19,6 +19,8 @@ import qviz
 from qviz.models import model_names, model_title
 from qviz.sources import UPLOADS
 from ui import data, keys, local_path, uploads
+from ui.dependent import follow
+from ui.spec_widgets import PICKED_SHAPE
 from ui.keys import QUERY
 from ui.shared import SHARED_KEY, shared
 
@@ -80,8 +82,9 @@ def _tensor_select(source, label_prefix: str) -> str | None:
     if not names:
         st.error(f"{label_prefix}: holds no tensors.")
         return None
-    if st.session_state.get("tensor") not in names:
-        st.session_state.pop("tensor", None)
+    follow(keys.TENSOR, label_prefix)  # a new model or file: its own default tensor, not the last one's name
+    if st.session_state.get(keys.TENSOR) not in names:
+        st.session_state.pop(keys.TENSOR, None)
     infos = [source.info(n) for n in names]
     # open on the largest float tensor: a model's most interesting weight, not its first bias
     largest = max(range(len(names)), key=lambda i: (infos[i].is_float, infos[i].numel))
@@ -192,6 +195,11 @@ def require_tensor(spec_ok: bool = True, what: str = "quantize") -> Picked:
     picked = pick_tensor()
     if picked is None:
         st.stop()
+    shape = tuple(picked.x.shape)
+    previous = st.session_state.get(PICKED_SHAPE)
+    st.session_state[PICKED_SHAPE] = shape  # the sidebar's group sizes are drawn before the tensor: they read it
+    if previous != shape and st.session_state.get(keys.GRANULARITY) == "group":
+        st.rerun()  # once: the group-size box now offers this tensor's divisors
     if not spec_ok:
         st.info("Fix the quantizer settings in the sidebar to see the result.")
         st.stop()

@@ -74,13 +74,41 @@ def sqnr_bits_figure(bits: list, sqnr_db: list, names: list, families: list, tit
     """SQNR (dB) of each format against its bits per value (scale overhead included), coloured by family."""
     fig = go.Figure()
     fam = np.asarray(families, dtype=object)
+    pos = label_positions(bits, sqnr_db)
     for family in dict.fromkeys(families):
         sel = np.flatnonzero(fam == family)
         fig.add_trace(go.Scatter(
             x=[float(bits[i]) for i in sel], y=[float(sqnr_db[i]) for i in sel], text=[names[i] for i in sel],
-            mode="markers+text", textposition="top center", name=family,
+            mode="markers+text", textposition=[pos[i] for i in sel], name=family, cliponaxis=False,
             marker=dict(size=11, color=FAMILY_COLORS.get(family, style.DATA)),
             hovertemplate="%{text}: %{x:.3g} bits, %{y:.2f} dB<extra></extra>",
         ))
-    fig.update_layout(xaxis=dict(title="bits per value (scale included)"), yaxis=dict(title="SQNR (dB)"))
+    xs, ys = np.asarray(bits, float), np.asarray(sqnr_db, float)
+    ys = ys[np.isfinite(ys)]
+    xpad = 0.15 * max(float(np.ptp(xs)) if xs.size else 1.0, 1.0)
+    ypad = 0.12 * max(float(np.ptp(ys)) if ys.size else 1.0, 1.0)
+    fig.update_layout(xaxis=dict(title="bits per value (scale included)", range=[xs.min() - xpad, xs.max() + xpad] if xs.size else None),
+                      yaxis=dict(title="SQNR (dB)", range=[ys.min() - ypad, ys.max() + ypad] if ys.size else None))
     return style.base_layout(fig, title)
+
+
+POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "bottom left", "top left", "bottom right")
+
+
+def label_positions(x, y, near_x: float = 0.15, near_y: float = 0.08) -> list[str]:
+    """A text position per point so that labels of nearby points do not overlap.
+
+    Points are near when they are within ``near_x`` of the x span and ``near_y`` of the y span (labels
+    are wider than tall); each takes the first place in :data:`POSITIONS` no near, earlier point took.
+
+    >>> label_positions([1, 1, 5], [10, 10.1, 30])
+    ['top center', 'bottom center', 'top center']
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    sx = max(float(np.ptp(x[np.isfinite(x)])) if np.isfinite(x).any() else 1.0, 1e-12)
+    sy = max(float(np.ptp(y[np.isfinite(y)])) if np.isfinite(y).any() else 1.0, 1e-12)
+    out: list[str] = []
+    for i in range(x.size):
+        taken = {out[j] for j in range(i) if abs(x[i] - x[j]) <= near_x * sx and abs(y[i] - y[j]) <= near_y * sy}
+        out.append(next((p for p in POSITIONS if p not in taken), POSITIONS[i % len(POSITIONS)]))
+    return out

@@ -67,10 +67,11 @@ def qat_figure(df: pd.DataFrame, title: str | None = None) -> go.Figure:
     x = [f"{b} bits" for b in df["bits"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=df["ptq"], name="PTQ (quantize the trained model)", marker_color=style.DATA,
-                text=[f"{v:.1%}" for v in df["ptq"]], textposition="outside")
+                text=[f"{v:.1%}" for v in df["ptq"]], textposition="outside", cliponaxis=False)
     fig.add_bar(x=x, y=df["qat"], name="QAT (fine-tuned with fake quantization + STE)", marker_color="#2CA02C",
-                text=[f"{v:.1%}" for v in df["qat"]], textposition="outside")
-    fig.add_hline(y=float(df["fp32"].iloc[0]), line=dict(color="#7F7F7F", dash="dash"), annotation_text="fp32")
+                text=[f"{v:.1%}" for v in df["qat"]], textposition="outside", cliponaxis=False)
+    fig.add_hline(y=float(df["fp32"].iloc[0]), line=dict(color="#7F7F7F", dash="dash"), annotation_text="fp32",
+                  annotation_position="bottom right")  # below the line: the bars' labels sit above it
     style.base_layout(fig, title, height=360)
-    fig.update_layout(barmode="group", bargap=0.3, yaxis_title="test accuracy", yaxis_range=[0, 1.08])
+    fig.update_layout(barmode="group", bargap=0.3, yaxis_title="test accuracy", yaxis_range=[0, 1.15], uniformtext=dict(minsize=9, mode="show"))
     return fig

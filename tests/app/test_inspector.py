@@ -50,12 +50,14 @@ def test_calibrator_choice_moves_thresholds(inspector):
     assert clip_x() < wide / 2  # percentile ignores the ±50 outliers that min-max keeps
 
 
-def test_group_size_that_does_not_divide_gives_message(inspector):
+def test_group_size_offers_only_divisors_no_dead_end(inspector):
+    """Issue 17 item 8: conv1's last axis has 3 values; the box offers 3 instead of an error page."""
     inspector.segmented_control(key="src").set_value("Built-in model").run()
     inspector.selectbox(key="tensor").set_value("conv1.weight").run()
     inspector.segmented_control(key="gran").set_value("group").run()
     assert not inspector.exception
-    assert any("group_size" in e.value for e in inspector.error)
+    assert not inspector.error, [e.value for e in inspector.error]
+    assert list(inspector.selectbox(key="group").options) == ["3"]
 
 
 def test_log_toggle(inspector):
