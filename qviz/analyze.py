@@ -127,8 +127,7 @@ def _stored_columns(row: dict, source: Source, info) -> None:
         return
     row["format"] = info.quantized
     try:
-        cheap = getattr(source, "bits_per_weight", None)
-        row["bits_per_weight"] = float(cheap(info.name)) if callable(cheap) else source.quantized(info.name).bits_per_weight
+        row.update(quantized_columns(source, info.name))
     except (SourceError, ValueError) as e:
         _note(row, str(e))
 
