@@ -59,9 +59,9 @@ from .capture import is_runnable, open_model
 STAT_COLUMNS = ["min", "max", "mean", "std", "kurtosis", "nonfinite", "channel_range_ratio"]
 QUANT_COLUMNS = ["granularity", "n_blocks", "clip_min", "clip_max", "scale", "zero_point"]
 METRIC_COLUMNS = [f for f in Metrics.names() if f != "nonfinite"]
-#: For a tensor the checkpoint stores already quantized (GGUF, GPTQ, …): its format and bits per weight on disk.
-STORED_COLUMNS = ["format", "bits_per_weight"]
-COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS, *METRIC_COLUMNS, "note"]
+STORED_COLUMNS = ["format", "bits_per_weight"]  # how an already-quantized checkpoint stores the tensor
+COLUMNS = ["name", "kind", "block", "role", "shape", "dtype", "numel", "flags", *STORED_COLUMNS, *STAT_COLUMNS, *QUANT_COLUMNS,
+           *METRIC_COLUMNS, "note"]
 
 
 def _blank(name: str, kind: str, shape: Any, dtype: str, numel: int, flags: Any = ()) -> dict:
@@ -80,6 +80,20 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["block"] = pd.Series([r.get("block") for r in rows], index=df.index, dtype=object)
     return df
+
+
+def quantized_columns(source: Source, name: str) -> dict:
+    """``format`` and ``bits_per_weight`` of a weight stored already quantized (``""`` and NaN otherwise).
+
+    ``bits_per_weight`` is bytes on disk × 8 / values, every part (codes, scales, zero points,
+    metadata) counted; the analysis itself runs on the dequantized values (``source.load``).
+    """
+    info = source.info(name)
+    if not info.quantized or not info.numel:
+        return {"format": "", "bits_per_weight": math.nan}
+    cheap = getattr(source, "bits_per_weight", None)  # from the header, when the reader can
+    bpw = float(cheap(name)) if callable(cheap) else source.quantized(name).bits_per_weight
+    return {"format": info.quantized, "bits_per_weight": bpw}
 
 
 def weight_spec(spec: QuantSpec, shape: tuple) -> tuple[QuantSpec, str]:
@@ -117,8 +131,7 @@ def _stored_columns(row: dict, source: Source, info) -> None:
         return
     row["format"] = info.quantized
     try:
-        cheap = getattr(source, "bits_per_weight", None)
-        row["bits_per_weight"] = float(cheap(info.name)) if callable(cheap) else source.quantized(info.name).bits_per_weight
+        row.update(quantized_columns(source, info.name))
     except (SourceError, ValueError) as e:
         _note(row, str(e))
 

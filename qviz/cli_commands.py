@@ -58,7 +58,10 @@ def _check_readable(df: pd.DataFrame, label: str) -> None:
 
 def format_table(df: pd.DataFrame) -> str:
     """A readable fixed-width table of the main columns (csv/json have them all)."""
-    t = df[TABLE].copy()
+    stored = ["format", "bits_per_weight"] if "format" in df and df["format"].astype(bool).any() else []
+    t = df[TABLE[:4] + stored + TABLE[4:]].copy()
+    if stored:  # an already-quantized checkpoint: how each tensor is stored
+        t["bits_per_weight"] = t["bits_per_weight"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     t["shape"] = t["shape"].map(lambda s: "×".join(map(str, s)) or "scalar")
     t["note"] = t["note"].map(lambda s: s if len(s) <= 60 else s[:57] + "…")
     for c in ("clip_min", "clip_max", "scale"):

@@ -97,12 +97,13 @@ def shipped_metrics(qt: QuantizedTensor, reference: np.ndarray, x_hat: np.ndarra
         raise ValueError(f"reference has shape {x.shape} but {qt.name!r} has shape {tuple(qt.shape)}: pass the matching tensor")
     x_hat = qt.dequantize() if x_hat is None else x_hat
     m = error_metrics(x, x_hat)
-    xb = x.reshape(qt.n_blocks, qt.block_size)
+    xb = qt.to_blocks(x)  # each block's values, also where blocks are not runs of the tensor (act-order, tiles)
+    xhb = qt.to_blocks(x_hat)
     lo, hi = _edges(qt)
-    finite = np.isfinite(xb) & np.isfinite(x_hat.reshape(xb.shape))
+    finite = np.isfinite(xb) & np.isfinite(xhb)
     clipped = ((xb < lo[:, None]) | (xb > hi[:, None])) & finite
     n = int(np.count_nonzero(finite))
-    err2 = np.square((xb.astype(np.float64) - x_hat.reshape(xb.shape)), where=finite, out=np.zeros(xb.shape))
+    err2 = np.square((xb.astype(np.float64) - xhb), where=finite, out=np.zeros(xb.shape))
     clip = float(err2[clipped].sum()) / n if n else math.nan
     total = float(err2.sum()) / n if n else math.nan
     out = {k: getattr(m, k) for k in ("mse", "sqnr_db", "psnr_db", "cosine", "max_abs_error")}

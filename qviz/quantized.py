@@ -55,8 +55,8 @@ class QuantizedTensor:
         Values per scale.
     codes : ndarray, shape (n_blocks, block_size)
         Integer codes, indices into ``codebook``; blocks in the order of the
-        row-major dequantized tensor (``dequantize().reshape(n_blocks, block_size)``
-        gives each block's values), after any permutation the format applies.
+        row-major dequantized tensor (``to_blocks(dequantize())`` gives each block's
+        values; a plain reshape unless ``meta`` names a block layout, below).
     scales : ndarray, shape (n_blocks,)
         Effective float32 scale of each block.
     codebook : ndarray
@@ -67,6 +67,10 @@ class QuantizedTensor:
         Bytes this tensor takes on disk: codes, scales, zero points and metadata.
     meta : dict
         Format-specific facts worth showing (GGUF type, group index order, double quantization, …).
+        Two keys describe blocks that are not runs of the row-major tensor (2-d tensors only):
+        ``"column_order"`` (GPTQ act-order: each row's columns were gathered in this order before
+        cutting blocks) and ``"tile"`` (``(bh, bw)``: blocks are ``bh × bw`` tiles, row-major over
+        tiles). :meth:`to_blocks` and :meth:`from_blocks` apply and undo them.
     """
 
     name: str
@@ -137,6 +141,31 @@ class QuantizedTensor:
         v *= s[:, None]
         if self.mins is not None:
             v -= np.asarray(self.mins, np.float32)[:, None]
+        return self.from_blocks(v)
+
+    def to_blocks(self, x: np.ndarray) -> np.ndarray:
+        """A tensor-shaped array arranged like ``codes``: ``(n_blocks, block_size)`` (a view when no layout applies)."""
+        x = np.asarray(x)
+        order, tile = self.meta.get("column_order"), self.meta.get("tile")
+        if order is not None:
+            x = x.reshape(self.shape)[:, np.asarray(order)]
+        elif tile is not None:
+            (rows, cols), (bh, bw) = self.shape, tile
+            x = x.reshape(rows // bh, bh, cols // bw, bw).transpose(0, 2, 1, 3)
+        return x.reshape(self.n_blocks, self.block_size)
+
+    def from_blocks(self, v: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`to_blocks`: per-block values back in the tensor's ``shape``."""
+        v = np.asarray(v)
+        order, tile = self.meta.get("column_order"), self.meta.get("tile")
+        if order is not None:
+            rows, cols = self.shape
+            out = np.empty((rows, cols), v.dtype)
+            out[:, np.asarray(order)] = v.reshape(rows, cols)
+            return out
+        if tile is not None:
+            (rows, cols), (bh, bw) = self.shape, tile
+            return np.ascontiguousarray(v.reshape(rows // bh, cols // bw, bh, bw).transpose(0, 2, 1, 3)).reshape(rows, cols)
         return v.reshape(self.shape)
 
     def code_counts(self) -> np.ndarray:
@@ -146,7 +175,7 @@ class QuantizedTensor:
     def saturated_share(self) -> float:
         """Share of values at the lowest or highest code of ``codebook``."""
         cb = np.asarray(self.codebook)
-        lo, hi = int(np.argmin(cb)), int(np.argmax(cb))
+        lo, hi = int(np.nanargmin(cb)), int(np.nanargmax(cb))  # FP8 codebooks hold NaN codes
         c = np.asarray(self.codes)
         return float(np.count_nonzero((c == lo) | (c == hi)) / c.size) if c.size else float("nan")
 

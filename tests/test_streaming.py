@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 import qviz
 from qviz.analyze import COLUMNS
 
-NUMERIC = [c for c in COLUMNS if c not in ("name", "kind", "role", "shape", "dtype", "flags", "granularity", "note")]
+NUMERIC = [c for c in COLUMNS if c not in ("name", "kind", "role", "shape", "dtype", "flags", "format", "granularity", "note")]
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,8 @@ class TensorInfo:
 
     @property
     def is_float(self) -> bool:
-        return self.dtype in FLOAT_DTYPES
+        """Loads as real values: a float dtype, or a weight stored quantized (dequantized by ``load``)."""
+        return self.dtype in FLOAT_DTYPES or bool(self.quantized)
 
     @property
     def flags(self) -> tuple:
@@ -96,7 +97,7 @@ class TensorInfo:
         out = []
         if self.dtype == "bool":
             out.append("bool")
-        elif self.dtype.startswith(("int", "uint")):
+        elif self.dtype.startswith(("int", "uint")) and not self.quantized:  # int4 codes of a quantized weight load as floats
             out.append("integer")
         elif self.dtype.startswith("complex"):
             out.append("complex")

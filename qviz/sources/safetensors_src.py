@@ -18,15 +18,12 @@ Example
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import BinaryIO
-
 import glob
 import json
 import math
 import os
 import struct
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -55,8 +52,8 @@ DTYPES = {
 _CORRUPT = "the file is corrupted or truncated: download or save it again"
 
 
-def parse_header(fp: BinaryIO, size: int, label: str) -> tuple[dict, int]:
-    """Read and validate the header at ``fp``; return ``({name: entry}, data_start)``."""
+def parse_header(fp: BinaryIO, size: int, label: str, metadata: dict | None = None) -> tuple[dict, int]:
+    """Read and validate the header at ``fp``; return ``({name: entry}, data_start)`` (``metadata`` gets ``__metadata__``)."""
     if size == 0:
         raise fail(label, "is empty (0 bytes)", "choose the real .safetensors file")
     if size < 8:
@@ -70,7 +67,9 @@ def parse_header(fp: BinaryIO, size: int, label: str) -> tuple[dict, int]:
             raise ValueError("not a JSON object")
     except (ValueError, UnicodeDecodeError) as err:
         raise fail(label, f"header is not valid JSON ({err})", _CORRUPT) from None
-    header.pop("__metadata__", None)
+    meta = header.pop("__metadata__", None)
+    if metadata is not None and isinstance(meta, dict):
+        metadata.update({str(k): v for k, v in meta.items()})
     data_size = size - 8 - n
     for name, e in header.items():
         try:
@@ -129,14 +128,23 @@ class SafetensorsSource(Source):
         super().__init__(label, max_numel)
         self._bytes = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else None
         self._where: dict[str, tuple[str | None, dict, int]] = {}
+        self._metadata: dict = {}
+        self._qparts = None  # raw access for quantized weights (set by attach)
+        folder = None
         if self._bytes is not None:
             self._add_file(None, label)
-            return
-        path = os.fspath(data)
-        if os.path.isdir(path) or path.endswith(".index.json"):
-            self._open_folder(path)
         else:
-            self._add_file(path, label)
+            path = os.fspath(data)
+            if os.path.isdir(path) or path.endswith(".index.json"):
+                self._open_folder(path)
+                folder = path if os.path.isdir(path) else os.path.dirname(path)
+            else:
+                self._add_file(path, label)
+                folder = os.path.dirname(os.path.abspath(path))
+        from .quantized import attach  # already-quantized weights (GPTQ, AWQ, compressed-tensors, bitsandbytes)
+
+        self._quant = attach(self, folder, self._metadata)
+        self._decoded: tuple = ("", None)
 
     def _open_folder(self, path: str):
         folder = path if os.path.isdir(path) else os.path.dirname(path)
@@ -167,7 +175,7 @@ class SafetensorsSource(Source):
             except OSError as err:
                 raise fail(label, f"cannot be opened ({err.strerror})", "check the path and its permissions") from None
         with fp:
-            header, start = parse_header(fp, size, label)
+            header, start = parse_header(fp, size, label, self._metadata)
         for name, e in header.items():
             if name in self._infos:
                 raise fail(
@@ -182,7 +190,49 @@ class SafetensorsSource(Source):
         if not header and label == self.label:
             raise fail(label, "holds no tensors", "choose a file with weights")
 
+    def _decode(self, name: str):
+        from .quantized import decode
+
+        d = decode(self._quant[name], self._qparts)
+        self._decoded = (name, d.qt)  # the last QuantizedTensor, so load() then quantized() decodes once
+        return d
+
+    def quantized(self, name: str):
+        """``name`` as stored: a :class:`qviz.QuantizedTensor` (codes, scales, zero points, bits per weight)."""
+        if not self.info(name).quantized:
+            return super().quantized(name)
+        if self._decoded[0] != name:
+            self._decode(name)
+        return self._decoded[1]
+
+    def quantized_nbytes(self, name: str) -> int:
+        """Bytes on disk of every part of quantized weight ``name`` (no data read)."""
+        if name not in self._quant or self._qparts is None:
+            return super().quantized(name)  # raises: not a quantized weight
+        return self._qparts.total_nbytes(self._quant[name])
+
+    def bits_per_weight(self, name: str) -> float:
+        """Bits on disk per value of quantized weight ``name``, every part counted (no data read)."""
+        return self.quantized_nbytes(name) * 8 / self.info(name).numel
+
+    def _part_label(self, raw: str) -> str:
+        path = self._where[raw][0]
+        return self.label if path is None or os.path.basename(path) == self.label else f"{self.label}/{os.path.basename(path)}"
+
+    def _part_nbytes(self, raw: str) -> int:
+        begin, end = self._where[raw][1]["data_offsets"]
+        return end - begin
+
+    def _raw_array(self, raw: str):
+        return self._read_raw(raw)
+
     def _read(self, name: str):
+        if name in self._quant:
+            return self._decode(name).values  # fresh every time: callers may modify it
+        return self._read_raw(name)
+
+    def _raw_bytes(self, name: str) -> np.ndarray:
+        """The stored bytes of raw tensor ``name`` (uint8)."""
         path, e, start = self._where[name]
         if e["dtype"] not in DTYPES:
             raise fail(
@@ -211,4 +261,8 @@ class SafetensorsSource(Source):
                 ) from None
             if got != buf.size:
                 raise fail(self.label, f"tensor {name!r} is cut short (file changed since it was opened)", _CORRUPT)
-        return _widen(buf, e["dtype"], tuple(e["shape"]))
+        return buf
+
+    def _read_raw(self, name: str):
+        e = self._where[name][1]
+        return _widen(self._raw_bytes(name), e["dtype"], tuple(e["shape"]))
