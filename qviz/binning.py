@@ -75,25 +75,25 @@ def histogram(x: ArrayLike, bins: int = 200, range: tuple[float, float] | None =
     edges = np.linspace(lo, hi, int(bins) + 1)
     counts = np.zeros(bins, np.int64)
     nonfinite = 0
+    for c, dropped in finite_chunks(a):
+        nonfinite += dropped
+        counts += _bin(c, lo, hi, bins)
+    return Histogram(edges=edges, counts=counts.astype(np.int64), nonfinite=nonfinite)
+
+
+def finite_chunks(a: np.ndarray):
+    """``(finite values, count of NaN/±Inf left out)`` of a flat array, :data:`CHUNK` values at a time."""
     for i in builtins_range(0, a.size, CHUNK):
         c = a[i : i + CHUNK]
         finite = np.isfinite(c)
-        if not finite.all():
-            nonfinite += int(c.size - finite.sum())
-            c = c[finite]
-        counts += _bin(c, lo, hi, bins)
-    return Histogram(edges=edges, counts=counts.astype(np.int64), nonfinite=nonfinite)
+        yield (c, 0) if finite.all() else (c[finite], int(c.size - finite.sum()))
 
 
 def finite_min_max(a: np.ndarray) -> tuple[float, float, int]:
     """``(min, max, nonfinite count)`` of the finite values of a flat array, chunk by chunk (NaN, NaN when none)."""
     lo, hi, nonfinite = np.inf, -np.inf, 0
-    for i in builtins_range(0, a.size, CHUNK):
-        c = a[i : i + CHUNK]
-        finite = np.isfinite(c)
-        if not finite.all():
-            nonfinite += int(c.size - finite.sum())
-            c = c[finite]
+    for c, dropped in finite_chunks(a):
+        nonfinite += dropped
         if c.size:
             lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
     return (lo, hi, nonfinite) if lo <= hi else (float("nan"), float("nan"), nonfinite)
