@@ -20,7 +20,7 @@ import qviz
 from qviz import distributed as qd
 from qviz.cli import main
 
-distributed = pytest.importorskip("distributed")
+import distributed  # noqa: E402  (a test dependency: requirements-test.txt)
 
 RNG = np.random.default_rng(11)
 CHUNK = 600

@@ -23,7 +23,7 @@ from safetensors.numpy import save_file
 import qviz
 from qviz.cli import main
 
-distributed = pytest.importorskip("distributed")
+import distributed  # noqa: E402  (a test dependency: requirements-test.txt)
 
 ROOT = Path(__file__).resolve().parents[1]
 

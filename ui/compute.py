@@ -1,7 +1,7 @@
 """Cached qviz calls shared by the pages, keyed by the tensor's content digest.
 
 A tensor everyone sees alike (a sample, a built-in model's weight, the operator's own file: its key
-starts with :data:`SHARED`) has its results in the process-wide :func:`ui.shared.shared` cache, so the
+starts with :data:`SHARED`) has its results in the process-wide cache (:func:`ui.shared.by_content`), so the
 next visitor gets them at once. Anything else (uploads) is session-scoped: a result computed from one
 user's upload is never served to another, and each session keeps a bounded number of entries.
 """
@@ -19,7 +19,7 @@ from qviz.binning import error_histogram, histogram
 from qviz.occupancy import code_counts, reachable_codes
 from qviz.plots import display_range
 from qviz.stats import channel_ranges, tensor_stats
-from ui.shared import SHARED_KEY, shared
+from ui.shared import SHARED_KEY, by_content
 
 BINS = 240
 
@@ -46,24 +46,13 @@ def options_of(name: str) -> set:
 SHARED = SHARED_KEY  # key prefix of tensors that are the same for every visitor
 
 
+@by_content(max_entries=32, show_spinner="Quantizing…")
 def inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None = None,
             codes: bool = False) -> dict:
     """Calibration, error metrics, histograms and per-channel ranges of one tensor under one spec.
 
     ``codes``: also the values per integer code and the reachable codes (``counts``, ``reachable``).
     """
-    fn = _inspect_shared if key.startswith(SHARED) else _inspect_session
-    return fn(key, _x, spec, method, options, block, codes)
-
-
-def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
-    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs)."""
-    fn = _compare_shared if key.startswith(SHARED) else _compare_session
-    return fn(key, _x, spec, options, methods)
-
-
-def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, options: tuple, block: int | None,
-             codes: bool) -> dict:
     requested = spec
     spec, fallback = effective_spec(spec, _x.shape)
     cal = qviz.calibrate(_x, spec, method, **dict(options))
@@ -93,8 +82,11 @@ def _inspect(key: str, _x: np.ndarray, spec: qviz.QuantSpec, method: str, option
 TOO_LARGE = "too large a histogram"  # what qviz.calibrate says when a histogram calibrator would exceed its memory cap
 
 
-def _compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None):
-    """The calibrators' table; one whose histogram is over the memory cap (tens of thousands of blocks) is skipped.
+@by_content(max_entries=16, show_spinner="Running every calibrator…")
+def compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, methods: tuple | None = None):
+    """:func:`qviz.compare_calibrators` on one tensor (``options`` as sorted ``(name, value)`` pairs).
+
+    The calibrators' table; one whose histogram is over the memory cap (tens of thousands of blocks) is skipped.
 
     The skipped calibrators and why are in ``results.attrs["skipped"]`` (``{name: reason}``), so the page
     shows the rest with a note instead of an error.
@@ -124,9 +116,3 @@ def _compare(key: str, _x: np.ndarray, spec: qviz.QuantSpec, options: tuple, met
     results = pd.concat(rows, ignore_index=True)
     results.attrs["skipped"] = skipped
     return results
-
-
-_inspect_session = st.cache_data(show_spinner="Quantizing…", max_entries=32, scope="session")(_inspect)
-_inspect_shared = shared(max_entries=128)(_inspect)
-_compare_session = st.cache_data(show_spinner="Running every calibrator…", max_entries=16, scope="session")(_compare)
-_compare_shared = shared(max_entries=64)(_compare)

@@ -85,8 +85,9 @@ def by_content(max_entries: int = 16, show_spinner: bool | str = False):
 
         @functools.wraps(fn)
         def wrapper(key: str, *args, **kwargs):
-            return (everyone if key.startswith(SHARED_KEY) else session)(key, *args, **kwargs)
+            return (wrapper.everyone if key.startswith(SHARED_KEY) else wrapper.session)(key, *args, **kwargs)
 
+        wrapper.everyone, wrapper.session = everyone, session  # type: ignore[attr-defined]
         return wrapper
 
     return deco

@@ -48,10 +48,10 @@ def test_built_in_views_are_shared_and_uploads_are_not(monkeypatch):
     x = np.linspace(-1, 1, 4096, dtype=np.float32)
     spec = qviz.QuantSpec(bits=3)
     a = compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ())
-    assert compute._inspect_shared.contains(compute.SHARED + "lin", x, spec, "minmax", (), None, False)
+    assert compute.inspect.everyone.contains(compute.SHARED + "lin", x, spec, "minmax", (), None, False)
     assert compute.inspect(compute.SHARED + "lin", x, spec, "minmax", ()) is a  # the next visitor: no work at all
     calls = []
-    monkeypatch.setattr(compute, "_inspect_session", lambda *a: calls.append(a[0]))
+    monkeypatch.setattr(compute.inspect, "session", lambda *a: calls.append(a[0]))
     compute.inspect("upload-digest", x, spec, "minmax", ())  # an upload: the session-scoped cache
     assert calls == ["upload-digest"]
-    assert not compute._inspect_shared.contains("upload-digest", x, spec, "minmax", (), None, False)
+    assert not compute.inspect.everyone.contains("upload-digest", x, spec, "minmax", (), None, False)

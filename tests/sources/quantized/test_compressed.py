@@ -10,7 +10,7 @@ from conftest import WEIGHTS, bits_equal, write_checkpoint
 import qviz
 from qviz.sources.quantized import in_tensor_order
 
-ct = pytest.importorskip("compressed_tensors")
+import compressed_tensors as ct  # noqa: E402
 from compressed_tensors.compressors import MXFP4PackedCompressor, NVFP4PackedCompressor, PackedQuantizationCompressor  # noqa: E402
 from compressed_tensors.compressors.naive_quantized.base import FloatQuantizationCompressor, IntQuantizationCompressor  # noqa: E402
 from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme  # noqa: E402

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from qviz.sources.quantized.packing import unpack, unpack_nibbles
 
-helpers = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
+import compressed_tensors.compressors.pack_quantized.helpers as helpers  # noqa: E402
 
 
 @given(bits=st.integers(1, 8), rows=st.integers(1, 4), cols=st.integers(1, 80), seed=st.integers(0, 2**31))
